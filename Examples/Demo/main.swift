@@ -1,0 +1,3 @@
+import RingLoop
+
+print("ringloop demo placeholder")

@@ -1,0 +1,48 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "RingLoop",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "RingLoop", targets: ["RingLoop"]),
+        .executable(name: "ringloop-demo", targets: ["RingLoopDemo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLiburing",
+            pkgConfig: "liburing",
+            providers: [.apt(["liburing-dev"])]
+        ),
+        .target(
+            name: "RingLoop",
+            dependencies: [
+                "CLiburing",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "RingLoopDemo",
+            dependencies: ["RingLoop"],
+            path: "Examples/Demo",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RingLoopTests",
+            dependencies: ["RingLoop"],
+            swiftSettings: strict
+        ),
+    ]
+)

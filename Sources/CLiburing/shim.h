@@ -1,0 +1,70 @@
+#ifndef RINGLOOP_CLIBURING_SHIM_H
+#define RINGLOOP_CLIBURING_SHIM_H
+
+// Order matters: liburing.h defines _XOPEN_SOURCE, which changes how glibc
+// declares fd_set and friends. Including the system headers first keeps the
+// debug build's module map consistent with SwiftGlibc ("__fds_bits" error).
+#include <sys/types.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <time.h>
+#include <linux/time_types.h>
+// swift-system's CSystem module includes the kernel's <linux/io_uring.h>;
+// liburing ships its own copy under the same include guard. Including the
+// kernel's first makes both modules see one definition of io_uring_sqe
+// (otherwise clang rejects the two differing definitions).
+#include <linux/io_uring.h>
+#include <liburing.h>
+
+// One completion copied out of the CQ ring, so handlers may run (and prepare
+// new SQEs) after the ring slots have been handed back to the kernel.
+typedef struct ringloop_completion {
+    unsigned long long user_data;
+    int res;
+    unsigned int flags;
+} ringloop_completion;
+
+// Copies up to `max` ready completions into `out` and advances the CQ head.
+// Returns how many were copied. Never blocks.
+static inline unsigned ringloop_reap(struct io_uring *ring,
+                                     ringloop_completion *out,
+                                     unsigned max) {
+    struct io_uring_cqe *cqe;
+    unsigned head;
+    unsigned n = 0;
+    io_uring_for_each_cqe(ring, head, cqe) {
+        if (n == max) break;
+        out[n].user_data = cqe->user_data;
+        out[n].res = cqe->res;
+        out[n].flags = cqe->flags;
+        n++;
+    }
+    if (n) io_uring_cq_advance(ring, n);
+    return n;
+}
+
+// True when the kernel holds completions that did not fit in the CQ ring.
+static inline int ringloop_cq_overflowed(const struct io_uring *ring) {
+    return (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW) != 0;
+}
+
+static inline unsigned ringloop_sq_space_left(struct io_uring *ring) {
+    return io_uring_sq_space_left(ring);
+}
+
+static inline int ringloop_errno(void) { return errno; }
+
+// Names the calling thread (15 bytes at most), as shown by top -H and gdb.
+static inline void ringloop_set_thread_name(const char *name) {
+    prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
+}
+
+#endif

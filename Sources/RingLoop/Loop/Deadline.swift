@@ -1,0 +1,64 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A point in time on the monotonic clock, used for timers and wait deadlines.
+///
+/// Deadlines are absolute, so a timeout computed once keeps its meaning across
+/// retries: `let d = Deadline.now() + .seconds(2)`.
+public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// Nanoseconds on `CLOCK_MONOTONIC`.
+    public var uptimeNanoseconds: UInt64
+
+    public init(uptimeNanoseconds: UInt64) { self.uptimeNanoseconds = uptimeNanoseconds }
+
+    /// The current time.
+    @inlinable
+    public static func now() -> Deadline {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Deadline(uptimeNanoseconds: UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec))
+    }
+
+    /// A deadline that never passes.
+    public static let distantFuture = Deadline(uptimeNanoseconds: UInt64.max)
+
+    /// A deadline that has always passed.
+    public static let distantPast = Deadline(uptimeNanoseconds: 0)
+
+    public static func < (lhs: Deadline, rhs: Deadline) -> Bool {
+        lhs.uptimeNanoseconds < rhs.uptimeNanoseconds
+    }
+
+    /// `deadline + duration`, saturating instead of overflowing.
+    public static func + (lhs: Deadline, rhs: Duration) -> Deadline {
+        let ns = rhs.nanoseconds
+        if ns >= 0 {
+            let (sum, overflow) = lhs.uptimeNanoseconds.addingReportingOverflow(UInt64(ns))
+            return Deadline(uptimeNanoseconds: overflow ? .max : sum)
+        }
+        let magnitude = UInt64(-ns)
+        return Deadline(uptimeNanoseconds: lhs.uptimeNanoseconds > magnitude ? lhs.uptimeNanoseconds - magnitude : 0)
+    }
+
+    /// The time from `rhs` to `lhs` (negative when `lhs` is earlier).
+    public static func - (lhs: Deadline, rhs: Deadline) -> Duration {
+        if lhs >= rhs { return .nanoseconds(Int64(clamping: lhs.uptimeNanoseconds - rhs.uptimeNanoseconds)) }
+        return .nanoseconds(-Int64(clamping: rhs.uptimeNanoseconds - lhs.uptimeNanoseconds))
+    }
+
+    public var description: String { "Deadline(\(uptimeNanoseconds)ns)" }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds, saturating at `Int64`'s range.
+    @usableFromInline
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (fromSeconds, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        let (total, overflow2) = fromSeconds.addingReportingOverflow(attoseconds / 1_000_000_000)
+        if overflow2 { return seconds < 0 ? .min : .max }
+        return total
+    }
+}

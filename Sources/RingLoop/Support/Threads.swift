@@ -1,0 +1,70 @@
+import CLiburing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Thin helpers over pthreads: RingLoop owns its threads (loops, pool workers)
+/// and needs their identity for `inEventLoop` checks.
+package enum Threads {
+    /// Starts a joinable thread named `name` (truncated to 15 bytes, the
+    /// kernel's limit) running `body`.
+    package static func spawn(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
+        final class Box: Sendable {
+            let body: @Sendable () -> Void
+            let name: String
+            init(_ body: @escaping @Sendable () -> Void, _ name: String) { self.body = body; self.name = name }
+        }
+        let box = Unmanaged.passRetained(Box(body, name)).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            ringloop_set_thread_name(String(box.name.utf8.prefix(15)) ?? "ringloop")
+            box.body()
+            return nil
+        }, box)
+        precondition(rc == 0, "pthread_create failed: \(rc)")
+        return thread
+    }
+
+    package static func join(_ thread: pthread_t) {
+        _ = pthread_join(thread, nil)
+    }
+
+    package static func detach(_ thread: pthread_t) {
+        _ = pthread_detach(thread)
+    }
+
+}
+
+/// Facts about the machine.
+public enum System {
+    /// Number of online CPUs (at least 1): the default size of loop groups
+    /// and thread pools.
+    public static var coreCount: Int {
+        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}
+
+/// The event loop running on the current thread, if any. Set by the loop for
+/// its lifetime; read by `EventLoop.current` and by blocking calls that must
+/// refuse to run on a loop thread.
+enum CurrentLoop {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let rc = pthread_key_create(&key, nil)
+        precondition(rc == 0, "pthread_key_create failed: \(rc)")
+        return key
+    }()
+
+    static func set(_ loop: EventLoop?) {
+        pthread_setspecific(key, loop.map { Unmanaged.passUnretained($0).toOpaque() })
+    }
+
+    /// Unretained: the loop clears this before its thread stops running it.
+    static var loop: EventLoop? {
+        guard let raw = pthread_getspecific(key) else { return nil }
+        return Unmanaged<EventLoop>.fromOpaque(raw).takeUnretainedValue()
+    }
+
+    static var isLoopThread: Bool { pthread_getspecific(key) != nil }
+}
