@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .library(name: "RingLoop", targets: ["RingLoop"]),
         .executable(name: "ringloop-demo", targets: ["RingLoopDemo"]),
+        .executable(name: "ringloop-micro", targets: ["RingLoopMicro"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -37,6 +38,13 @@ let package = Package(
             name: "RingLoopDemo",
             dependencies: ["RingLoop"],
             path: "Examples/Demo",
+            swiftSettings: strict
+        ),
+        // Micro-benchmarks of the runtime's parts against in-process peers
+        // (release builds only). The cross-server harness is Benchmarks/.
+        .executableTarget(
+            name: "RingLoopMicro",
+            dependencies: ["RingLoop"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,67 @@
+import Foundation
+import RingLoop
+
+/// One measured case: `run(n)` performs `n` operations and returns when they
+/// are all done. Cases sharing a `group` are run interleaved, round by round,
+/// so machine noise hits all of them alike; the first case of a group is the
+/// reference for the ratio column.
+struct BenchCase: Sendable {
+    var group: String
+    var name: String
+    var operations: Int
+    var run: @Sendable (Int) async throws -> Void
+}
+
+enum MicroBench {
+    static func main(arguments: [String]) async {
+        let filter = arguments.dropFirst().first { !$0.hasPrefix("-") }
+        let rounds = arguments.contains("--quick") ? 3 : 7
+        let cases = Registry.all().filter { filter == nil || $0.group.contains(filter!) }
+        var groups: [String: [BenchCase]] = [:]
+        var order: [String] = []
+        for c in cases {
+            if groups[c.group] == nil { order.append(c.group) }
+            groups[c.group, default: []].append(c)
+        }
+        print("RingLoop micro-benchmarks (release build: \(isRelease)); best of \(rounds) rounds; ratio = first case / this case time")
+        print(pad("group", 26) + pad("case", 40) + lpad("ns/op", 12) + lpad("ops/s", 14) + lpad("ratio", 8))
+        for group in order {
+            let members = groups[group]!
+            var best = [Double](repeating: .infinity, count: members.count)
+            for _ in 0..<rounds {
+                for (i, c) in members.enumerated() {
+                    let start = Deadline.now()
+                    do { try await c.run(c.operations) } catch {
+                        print("\(group)/\(c.name) failed: \(error)")
+                        exit(1)
+                    }
+                    let seconds = Double((Deadline.now() - start).nanoseconds) / 1e9
+                    best[i] = min(best[i], seconds / Double(c.operations))
+                }
+            }
+            for (i, c) in members.enumerated() {
+                let ns = best[i] * 1e9
+                print(pad(group, 26) + pad(c.name, 40) + lpad(String(format: "%.1f", ns), 12)
+                      + lpad(String(format: "%.0f", 1 / best[i]), 14) + lpad(String(format: "%.2f", best[0] / best[i]), 8))
+            }
+        }
+    }
+
+    static var isRelease: Bool {
+        #if DEBUG
+        false
+        #else
+        true
+        #endif
+    }
+
+    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+    static func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (s, a) = components
+        return s * 1_000_000_000 + a / 1_000_000_000
+    }
+}
