@@ -5,7 +5,7 @@ import Testing
 @Suite("EventLoop")
 struct EventLoopTests {
     @Test func executeJobsRunInOrderOnTheLoopThread() async throws {
-        try await withLoop { loop in
+        try await withLoop { loop async throws in
             let seen = Box<[Int]>([])
             let onLoop = Box(true)
             for i in 0..<1000 {
@@ -21,7 +21,7 @@ struct EventLoopTests {
     }
 
     @Test func executeFromTheLoopRunsAfterQueuedWork() async throws {
-        try await withLoop { loop in
+        try await withLoop { loop async throws in
             let order = Box<[String]>([])
             try await loop.submit {
                 loop.execute { order.with { $0.append("inner") } }
@@ -33,7 +33,7 @@ struct EventLoopTests {
     }
 
     @Test func crossThreadExecuteFromManyThreadsLosesNothing() async throws {
-        try await withLoop { loop in
+        try await withLoop { loop async throws in
             let threads = 8
             let perThread = 20_000
             let counts = Box([Int](repeating: 0, count: threads))
@@ -62,7 +62,7 @@ struct EventLoopTests {
     }
 
     @Test func inEventLoopAndCurrent() async throws {
-        try await withLoop { loop in
+        try await withLoop { loop async throws in
             #expect(!loop.inEventLoop)
             #expect(EventLoop.current == nil)
             let inside = try await loop.submit { (loop.inEventLoop, EventLoop.current === loop) }.get()
@@ -71,7 +71,7 @@ struct EventLoopTests {
     }
 
     @Test func ringIsSetUpWithDeferredTaskRunWhenTheKernelAllowsIt() async throws {
-        try await withLoop { loop in
+        try await withLoop { loop async throws in
             // This machine's kernel supports it; the fallback chain is
             // exercised by the injected-failure tests.
             #expect(loop.usesDeferredTaskRun)

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 @testable import RingLoop
 
 /// Open file descriptors of this process (tests compare before/after).
@@ -23,12 +24,16 @@ func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) -> Boo
 
 /// Runs `body` with a fresh loop and shuts it down afterwards, checking that no
 /// fd leaked.
-func withLoop<T>(_ body: (EventLoop) async throws -> T) async throws -> T {
+func withLoop(_ body: (EventLoop) async throws -> Void) async throws {
+    await warmUpRuntime()
+    let fdsBefore = openFDCount()
     let loop = try EventLoop.spawn()
     do {
-        let value = try await body(loop)
+        try await body(loop)
+        let inFlight = try await loop.submit { loop.inFlightOperations }.get()
+        #expect(inFlight == 0, "operations still in flight at the end of the test")
         await loop.shutdownGracefully()
-        return value
+        #expect(openFDCount() == fdsBefore, "file descriptors leaked")
     } catch {
         await loop.shutdownGracefully()
         throw error
@@ -47,3 +52,25 @@ final class Box<T>: @unchecked Sendable {
     }
     var get: T { with { $0 } }
 }
+
+/// `future.get()` as a free function: `#expect(try await future.get() == x)`
+/// trips the macro's decomposition of member calls; `value(of:)` does not.
+func value<T>(of future: Future<T>) async throws -> T { try await future.get() }
+
+/// The runtime opens a few descriptors lazily and keeps them (Dispatch opens a
+/// second timerfd the first time a task on a custom executor sleeps); trigger
+/// that once before counting fds.
+func warmUpRuntime() async {
+    guard warmedUp.with({ let was = $0; $0 = true; return !was }) else { return }
+    if let loop = try? EventLoop.spawn() {
+        _ = try? await Task(executorPreference: loop) {
+            try await Task.sleep(for: .milliseconds(2))
+            try await Task.sleep(until: .now + .milliseconds(2), clock: .suspending)
+        }.value
+        await loop.shutdownGracefully()
+    }
+    try? await Task.sleep(for: .milliseconds(2))
+    try? await Task.sleep(until: .now + .milliseconds(2), clock: .suspending)
+}
+
+private let warmedUp = Box(false)
