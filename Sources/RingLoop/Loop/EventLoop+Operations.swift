@@ -49,6 +49,12 @@ extension EventLoop {
     /// Whether the ring runs with `IORING_SETUP_DEFER_TASKRUN`.
     package var usesDeferredTaskRun: Bool { ring.usesDeferredTaskRun }
 
+    /// Times the loop found the CQ overflowed and had the kernel flush it.
+    package var ringOverflowFlushes: Int {
+        preconditionInEventLoop()
+        return ring.overflowFlushes
+    }
+
     /// `io_uring_enter` calls made so far (benchmarks: submissions per tick).
     package var ringEnterCount: Int {
         preconditionInEventLoop()

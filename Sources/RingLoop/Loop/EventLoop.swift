@@ -96,7 +96,10 @@ public final class EventLoop: @unchecked Sendable {
     private init(configuration: Configuration) throws(RingLoopError) {
         self.name = configuration.name
         self.configuration = configuration
-        self.ring = try Ring(options: configuration.ringOptions)
+        var options = configuration.ringOptions
+        options.submissionQueueEntries = configuration.submissionQueueEntries
+        options.completionQueueEntries = configuration.completionQueueEntries
+        self.ring = try Ring(options: options)
         let fd = eventfd(0, Int32(EFD_CLOEXEC))
         guard fd >= 0 else {
             let code = errno

@@ -310,6 +310,16 @@ struct SQE {
         io_uring_prep_write(raw, fd, buffer, count, offset)
     }
 
+    /// Waits for `events` (`POLLIN`…) on `fd`; with `multishot`, posts a CQE
+    /// (with `IORING_CQE_F_MORE`) each time until cancelled.
+    func preparePoll(fd: Int32, events: UInt32, multishot: Bool) {
+        if multishot {
+            io_uring_prep_poll_multishot(raw, fd, events)
+        } else {
+            io_uring_prep_poll_add(raw, fd, events)
+        }
+    }
+
     /// Adds `IOSQE_*` flags.
     func addFlags(_ flags: UInt32) {
         raw.pointee.flags |= UInt8(truncatingIfNeeded: flags)
