@@ -1,0 +1,41 @@
+import ArgumentParser
+
+/// The benchmark sections ringloop-bench knows. Each one measures RingLoop against peers
+/// run in the same invocation. Only `echo` exists so far; file copy, the thread pool and the
+/// sync primitives are meant to join as further cases, each with its own `BenchmarkSection`.
+enum SectionID: String, CaseIterable, Codable, Sendable, ExpressibleByArgument {
+    case echo
+}
+
+/// One part of the benchmark: runs its points and returns a report.
+protocol BenchmarkSection {
+    var id: SectionID { get }
+    /// Runs every point; progress goes to stderr. Never throws: a failed point is recorded
+    /// in the report so that the rest still run.
+    func run() -> any SectionReport
+}
+
+/// What a section hands back: figures for the JSON file, a table for the terminal, and
+/// optionally a figure for the SVG chart.
+protocol SectionReport: Encodable {
+    var id: SectionID { get }
+    /// One line per failed point; empty when every point succeeded.
+    var failures: [String] { get }
+    func table() -> String
+    func chart(machine: MachineDescription) -> SVGFigure?
+}
+
+/// Lets reports of different types sit in one encoded array.
+struct AnySectionReport: Encodable {
+    let report: any SectionReport
+    func encode(to encoder: any Encoder) throws {
+        try report.encode(to: encoder)
+    }
+}
+
+/// A server under test: a name for the tables and the command that starts it. The command
+/// is run with `--port 0` appended and must print `PORT <n>` as its first stdout line.
+struct ServerSpec: Codable, Sendable {
+    var name: String
+    var command: [String]
+}
