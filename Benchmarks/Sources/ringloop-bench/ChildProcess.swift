@@ -167,6 +167,7 @@ final class ChildProcess {
             throw SpawnError(description: "cannot start \(argv[0]): \(String(cString: strerror(rc)))")
         }
         pid = child
+        ChildRegistry.add(child)
     }
 
     var readers: [PipeReader] { [stdout, stderr] + (marks.map { [$0] } ?? []) }
@@ -181,6 +182,7 @@ final class ChildProcess {
         guard r == pid else { return false }
         exitStatus = status
         usage = ru
+        ChildRegistry.remove(pid)
         return true
     }
 

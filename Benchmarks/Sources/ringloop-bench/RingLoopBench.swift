@@ -78,6 +78,7 @@ struct RingLoopBench: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
+        ChildRegistry.installSignalHandlers()
         let bin = binDir ?? Self.ownDirectory()
         let machine = MachineDescription.current()
         var notes: [String] = []
