@@ -74,6 +74,26 @@ enum CoreBench {
                     }
                 }
             },
+            BenchCase(group: "timer internals", name: "schedule far + cancel", operations: 200_000) { n in
+                try await loop.submit {
+                    let far = Deadline.now() + .seconds(3600)
+                    var all: [Scheduled<Void>] = []
+                    all.reserveCapacity(n)
+                    for _ in 0..<n { all.append(loop.schedule(at: far) {}) }
+                    for s in all { s.cancel() }
+                }.get()
+            },
+            BenchCase(group: "timer internals", name: "schedule now + fire", operations: 200_000) { n in
+                try await loop.submit {
+                    let remaining = Counter(n)
+                    let promise = loop.makePromise(of: Void.self)
+                    let now = Deadline.now()
+                    for _ in 0..<n {
+                        loop.schedule(at: now) { if remaining.decrement() { promise.succeed() } }
+                    }
+                    return promise.future
+                }.get().get()
+            },
             BenchCase(group: "future map chain (x1000)", name: "RingLoop Future.map", operations: 200_000) { n in
                 try await loop.submit {
                     var total: Future<Void> = loop.makeSucceededFuture(())

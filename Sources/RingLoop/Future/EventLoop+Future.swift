@@ -1,16 +1,19 @@
 /// Future-returning ways to run work on a loop.
 extension EventLoop {
     /// A new promise whose future's callbacks run on this loop.
+    @inlinable
     public func makePromise<T: Sendable>(of type: T.Type = T.self) -> Promise<T> {
         Promise(eventLoop: self)
     }
 
     /// A future already succeeded with `value`.
+    @inlinable
     public func makeSucceededFuture<T: Sendable>(_ value: T) -> Future<T> {
         Future(eventLoop: self, result: .success(value))
     }
 
     /// A future already failed with `error`.
+    @inlinable
     public func makeFailedFuture<T: Sendable>(_ error: any Error) -> Future<T> {
         Future(eventLoop: self, result: .failure(error))
     }
@@ -19,6 +22,7 @@ extension EventLoop {
     ///
     /// After shutdown the future fails with `RingLoopError.shutDown` and `body`
     /// does not run.
+    @inlinable
     public func submit<T: Sendable>(
         file: StaticString = #fileID, line: UInt = #line,
         _ body: @escaping @Sendable () throws -> T
@@ -40,6 +44,7 @@ extension EventLoop {
     }
 
     /// Runs `body` on the loop once `delay` has passed.
+    @inlinable
     @discardableResult
     public func schedule<T: Sendable>(
         after delay: Duration,
@@ -52,36 +57,19 @@ extension EventLoop {
     ///
     /// The future fails with `CancellationError` if the task is cancelled first,
     /// and with `RingLoopError.shutDown` if the loop shuts down first.
+    @inlinable
     @discardableResult
     public func schedule<T: Sendable>(
         at deadline: Deadline,
         _ body: @escaping @Sendable () throws -> T
     ) -> Scheduled<T> {
-        let future = Future<T>(eventLoop: self)
-        let slot = TimerSlot()
-        let install: @Sendable () -> Void = {
-            guard !slot.cancelled else { return }
-            slot.node = self.scheduleTimer(at: deadline) { fired in
-                slot.node = nil
-                future._setResult(fired ? Result { try body() } : .failure(RingLoopError.shutDown))
-            }
-            if slot.node == nil { future._setResult(.failure(RingLoopError.shutDown)) }
-        }
+        let timer = ScheduledTimer(deadline: deadline, future: Future<T>(eventLoop: self), body: body)
         if inEventLoop {
-            install()
+            timer.install()
         } else {
-            execute(install)
+            execute { timer.install() }
         }
-        return Scheduled(future: future) {
-            let cancel: @Sendable () -> Void = {
-                slot.cancelled = true
-                if let node = slot.node, self.cancelTimer(node) {
-                    slot.node = nil
-                }
-                future._setResult(.failure(CancellationError()))
-            }
-            if self.inEventLoop { cancel() } else { self.execute(cancel) }
-        }
+        return Scheduled(timer: timer)
     }
 
     /// Runs `body` every `delay` (measured from the end of one run to the start
@@ -103,28 +91,76 @@ extension EventLoop {
     }
 }
 
-/// A timer slot shared by a scheduled task and its cancel handle.
-// Safe to share: both fields are touched only on the owning loop's thread
-// (installation and cancellation hop there).
-private final class TimerSlot: @unchecked Sendable {
-    var node: TimerNode?
-    var cancelled = false
+/// A timer that completes a future with the outcome of its body.
+// Safe to share: its mutable state (`body`, the node's flags) is touched only on
+// the owning loop's thread; other threads hop there (`install`, `cancel`).
+@usableFromInline
+final class ScheduledTimer<T: Sendable>: TimerNode, @unchecked Sendable {
+    @usableFromInline let future: Future<T>
+    @usableFromInline var body: (@Sendable () throws -> T)?
+
+    @inlinable
+    init(deadline: Deadline, future: Future<T>, body: @escaping @Sendable () throws -> T) {
+        self.future = future
+        self.body = body
+        super.init(deadline: deadline)
+    }
+
+    /// Loop thread: into the heap, or failed at once if the loop is closing.
+    @inlinable
+    func install() {
+        if !future.eventLoop.insertTimer(self) {
+            isLive = false
+            fire(false)
+        }
+    }
+
+    @inlinable
+    override func fire(_ fired: Bool) {
+        let body = self.body
+        self.body = nil
+        guard fired, let body else {
+            future._setResult(.failure(RingLoopError.shutDown))
+            return
+        }
+        future._setResult(Result { try body() })
+    }
+
+    @inlinable
+    override func didCancel() { body = nil }
+
+    /// Loop thread: cancels if still pending.
+    @inlinable
+    func cancelOnLoop() {
+        if future.eventLoop.cancelTimer(self) {
+            future._setResult(.failure(CancellationError()))
+        }
+    }
 }
 
 /// Work scheduled on a loop for later: its future, and a way to cancel it.
 public struct Scheduled<T: Sendable>: Sendable {
+    @usableFromInline let timer: ScheduledTimer<T>
+
+    @inlinable
+    init(timer: ScheduledTimer<T>) { self.timer = timer }
+
     /// Completes with the work's outcome; fails with `CancellationError` if
     /// cancelled first, or `RingLoopError.shutDown` if the loop shut down first.
-    public let future: Future<T>
-    private let onCancel: @Sendable () -> Void
-
-    init(future: Future<T>, onCancel: @escaping @Sendable () -> Void) {
-        self.future = future
-        self.onCancel = onCancel
-    }
+    @inlinable
+    public var future: Future<T> { timer.future }
 
     /// Cancels the work if it has not started. Safe from any thread.
-    public func cancel() { onCancel() }
+    @inlinable
+    public func cancel() {
+        let timer = self.timer
+        let loop = timer.future.eventLoop
+        if loop.inEventLoop {
+            timer.cancelOnLoop()
+        } else {
+            loop.execute { timer.cancelOnLoop() }
+        }
+    }
 }
 
 /// Work that runs repeatedly on a loop; see `EventLoop.scheduleRepeatedTask`.

@@ -4,6 +4,7 @@ extension Future {
     ///
     /// Cancelling the awaiting task does not cancel the work behind the future
     /// (a future has no owner to tell); cancel that work where it was started.
+    @inlinable
     public func get() async throws -> Value {
         if eventLoop.inEventLoop, let result = _result {
             return try result.get()

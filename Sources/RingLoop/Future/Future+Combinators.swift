@@ -1,6 +1,7 @@
 /// Transforming and combining futures. Every closure runs on the future's loop.
 extension Future {
     /// A future of `transform` applied to this future's value; errors pass through.
+    @inlinable
     public func map<New: Sendable>(_ transform: @escaping @Sendable (Value) -> New) -> Future<New> {
         let next = Future<New>(eventLoop: eventLoop)
         whenComplete { next._setResult($0.map(transform)) }
@@ -8,6 +9,7 @@ extension Future {
     }
 
     /// Like `map`, but `transform` may throw; a thrown error fails the result.
+    @inlinable
     public func flatMapThrowing<New: Sendable>(_ transform: @escaping @Sendable (Value) throws -> New) -> Future<New> {
         let next = Future<New>(eventLoop: eventLoop)
         whenComplete { result in
@@ -18,6 +20,7 @@ extension Future {
 
     /// Chains an asynchronous step: `body` returns the next future (on any loop);
     /// the result completes on this future's loop.
+    @inlinable
     public func flatMap<New: Sendable>(_ body: @escaping @Sendable (Value) -> Future<New>) -> Future<New> {
         let next = Future<New>(eventLoop: eventLoop)
         whenComplete { result in
@@ -30,6 +33,7 @@ extension Future {
     }
 
     /// Recovers from an error with another future; values pass through.
+    @inlinable
     public func flatMapError(_ body: @escaping @Sendable (any Error) -> Future<Value>) -> Future<Value> {
         let next = Future<Value>(eventLoop: eventLoop)
         whenComplete { result in
@@ -42,6 +46,7 @@ extension Future {
     }
 
     /// Recovers from an error with a value, or rethrows.
+    @inlinable
     public func flatMapErrorThrowing(_ body: @escaping @Sendable (any Error) throws -> Value) -> Future<Value> {
         let next = Future<Value>(eventLoop: eventLoop)
         whenComplete { result in
@@ -51,6 +56,7 @@ extension Future {
     }
 
     /// Replaces an error with a value.
+    @inlinable
     public func recover(_ body: @escaping @Sendable (any Error) -> Value) -> Future<Value> {
         let next = Future<Value>(eventLoop: eventLoop)
         whenComplete { result in
@@ -61,16 +67,19 @@ extension Future {
 
     /// Runs `body` when the future completes, whatever the outcome, and passes
     /// the outcome on.
+    @inlinable
     public func always(_ body: @escaping @Sendable (Result<Value, any Error>) -> Void) -> Future<Value> {
         whenComplete(body)
         return self
     }
 
     /// Completes `promise` (on any loop) with this future's outcome.
+    @inlinable
     public func cascade(to promise: Promise<Value>) {
         promise.completeWith(self)
     }
 
+    @inlinable
     func cascade(to other: Future<Value>) {
         if other.eventLoop === eventLoop, eventLoop.inEventLoop {
             _whenComplete { other._setResult($0) }
@@ -80,6 +89,7 @@ extension Future {
     }
 
     /// The same outcome, delivered on `target`'s loop.
+    @inlinable
     public func hop(to target: EventLoop) -> Future<Value> {
         if target === eventLoop { return self }
         let next = Future<Value>(eventLoop: target)
@@ -88,6 +98,7 @@ extension Future {
     }
 
     /// Succeeds with both values once both succeed; fails with the first error.
+    @inlinable
     public func and<Other: Sendable>(_ other: Future<Other>) -> Future<(Value, Other)> {
         let next = Future<(Value, Other)>(eventLoop: eventLoop)
         let otherHere = other.hop(to: eventLoop)
@@ -107,6 +118,7 @@ extension Future {
 
     /// Folds `futures` into this one in order: `combine` runs once per future,
     /// after it succeeds, with the accumulated value. The first failure wins.
+    @inlinable
     public func fold<Other: Sendable>(
         _ futures: [Future<Other>],
         with combine: @escaping @Sendable (Value, Other) -> Future<Value>
@@ -118,6 +130,7 @@ extension Future {
 
     /// Succeeds with every value, in order, once all succeed; fails with the
     /// first error (without waiting for the rest).
+    @inlinable
     public static func whenAllSucceed(_ futures: [Future<Value>], on loop: EventLoop) -> Future<[Value]> {
         let next = Future<[Value]>(eventLoop: loop)
         guard !futures.isEmpty else {
@@ -138,6 +151,7 @@ extension Future {
     }
 
     /// Succeeds with every outcome, in order, once all have completed.
+    @inlinable
     public static func whenAllComplete(_ futures: [Future<Value>], on loop: EventLoop) -> Future<[Result<Value, any Error>]> {
         let next = Future<[Result<Value, any Error>]>(eventLoop: loop)
         guard !futures.isEmpty else {
@@ -156,16 +170,19 @@ extension Future {
 
 /// Gathers results by index; touched only on one loop's thread.
 // Safe to share: used only from callbacks that all run on the same loop thread.
-private final class Collector<T>: @unchecked Sendable {
-    private var values: [T?]
-    private var remaining: Int
+@usableFromInline
+final class Collector<T>: @unchecked Sendable {
+    @usableFromInline var values: [T?]
+    @usableFromInline var remaining: Int
 
+    @inlinable
     init(count: Int) {
         values = Array(repeating: nil, count: count)
         remaining = count
     }
 
     /// Returns every value once the last arrives.
+    @inlinable
     func store(_ value: T, at index: Int) -> [T]? {
         values[index] = value
         remaining -= 1

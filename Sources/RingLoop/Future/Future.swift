@@ -16,14 +16,16 @@ public final class Future<Value: Sendable>: @unchecked Sendable {
 
     /// The loop on which callbacks run.
     public let eventLoop: EventLoop
-    private var result: Result<Value, any Error>?
-    private var firstCallback: Callback?
-    private var moreCallbacks: [Callback] = []
+    @usableFromInline var result: Result<Value, any Error>?
+    @usableFromInline var firstCallback: Callback?
+    @usableFromInline var moreCallbacks: [Callback] = []
 
+    @inlinable
     init(eventLoop: EventLoop) {
         self.eventLoop = eventLoop
     }
 
+    @inlinable
     init(eventLoop: EventLoop, result: Result<Value, any Error>) {
         self.eventLoop = eventLoop
         self.result = result
@@ -32,6 +34,7 @@ public final class Future<Value: Sendable>: @unchecked Sendable {
     // MARK: Completion (internal)
 
     /// Completes from any thread; the first completion wins.
+    @inlinable
     func _complete(_ result: Result<Value, any Error>) {
         if eventLoop.inEventLoop {
             _setResult(result)
@@ -42,6 +45,7 @@ public final class Future<Value: Sendable>: @unchecked Sendable {
 
     /// Completes on the loop thread; the first completion wins. Returns whether
     /// this call completed the future.
+    @inlinable
     @discardableResult
     func _setResult(_ result: Result<Value, any Error>) -> Bool {
         eventLoop.preconditionInEventLoop()
@@ -57,6 +61,7 @@ public final class Future<Value: Sendable>: @unchecked Sendable {
     }
 
     /// Registers a callback on the loop thread.
+    @inlinable
     func _whenComplete(_ callback: @escaping Callback) {
         eventLoop.preconditionInEventLoop()
         if let result {
@@ -70,8 +75,8 @@ public final class Future<Value: Sendable>: @unchecked Sendable {
 
     /// Runs callbacks inline, but trampolines through the loop's queue once
     /// chains nest deeply, so a long synchronous chain cannot overflow the stack.
-    @inline(__always)
-    private func runCallback(_ callback: @escaping Callback, _ result: Result<Value, any Error>) {
+    @inlinable
+    func runCallback(_ callback: @escaping Callback, _ result: Result<Value, any Error>) {
         let loop = eventLoop
         if loop.callbackDepth < 48 {
             loop.callbackDepth += 1
@@ -83,6 +88,7 @@ public final class Future<Value: Sendable>: @unchecked Sendable {
     }
 
     /// The result if the future has completed (loop thread only).
+    @inlinable
     var _result: Result<Value, any Error>? {
         eventLoop.preconditionInEventLoop()
         return result
@@ -91,6 +97,7 @@ public final class Future<Value: Sendable>: @unchecked Sendable {
     // MARK: Callbacks
 
     /// Calls `callback` on the future's loop once the future completes.
+    @inlinable
     public func whenComplete(_ callback: @escaping @Sendable (Result<Value, any Error>) -> Void) {
         if eventLoop.inEventLoop {
             _whenComplete(callback)
@@ -100,11 +107,13 @@ public final class Future<Value: Sendable>: @unchecked Sendable {
     }
 
     /// Calls `callback` with the value if the future succeeds.
+    @inlinable
     public func whenSuccess(_ callback: @escaping @Sendable (Value) -> Void) {
         whenComplete { if case let .success(value) = $0 { callback(value) } }
     }
 
     /// Calls `callback` with the error if the future fails.
+    @inlinable
     public func whenFailure(_ callback: @escaping @Sendable (any Error) -> Void) {
         whenComplete { if case let .failure(error) = $0 { callback(error) } }
     }

@@ -14,8 +14,9 @@ import Synchronization
 public final class Promise<Value: Sendable>: Sendable {
     /// The future this promise completes.
     public let future: Future<Value>
-    private let completed = Atomic<Bool>(false)
+    @usableFromInline let completed = Atomic<Bool>(false)
 
+    @inlinable
     init(eventLoop: EventLoop) {
         future = Future(eventLoop: eventLoop)
     }
@@ -27,18 +28,22 @@ public final class Promise<Value: Sendable>: Sendable {
     }
 
     /// Completes the future with `result`.
+    @inlinable
     public func complete(_ result: Result<Value, any Error>) {
         completed.store(true, ordering: .releasing)
         future._complete(result)
     }
 
     /// Completes the future with a value.
+    @inlinable
     public func succeed(_ value: Value) { complete(.success(value)) }
 
     /// Fails the future.
+    @inlinable
     public func fail(_ error: any Error) { complete(.failure(error)) }
 
     /// Completes the future with whatever `other` completes with.
+    @inlinable
     public func completeWith(_ other: Future<Value>) {
         completed.store(true, ordering: .releasing)
         other.whenComplete { [future] in future._complete($0) }

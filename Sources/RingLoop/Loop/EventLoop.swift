@@ -57,7 +57,7 @@ public final class EventLoop: @unchecked Sendable {
         public init() {}
     }
 
-    enum State { case running, closing, closed }
+    @usableFromInline enum State { case running, closing, closed }
 
     enum Work {
         case closure(() -> Void, file: StaticString, line: UInt)
@@ -86,11 +86,10 @@ public final class EventLoop: @unchecked Sendable {
     // MARK: loop-thread state
     private var local: Deque<Work> = []
     private var timers = TimerHeap()
-    private var timerSequence: UInt64 = 0
-    private(set) var state: State = .running
+    @usableFromInline private(set) var state: State = .running
     private var wakeupArmed = false
     /// Depth of nested future callbacks; deep chains are trampolined.
-    var callbackDepth = 0
+    @usableFromInline var callbackDepth = 0
     private let orphanage = Orphanage()
 
     private init(configuration: Configuration) throws(RingLoopError) {
@@ -158,7 +157,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Traps (in every build) when not on the loop thread: state touched here
     /// is loop-confined.
-    @inline(__always)
+    @inlinable
     func preconditionInEventLoop(file: StaticString = #fileID, line: UInt = #line) {
         precondition(inEventLoop, "RingLoop: called off the event loop thread", file: file, line: line)
     }
@@ -175,6 +174,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// `execute` for closures that do not cross threads: only on the loop.
+    @usableFromInline
     func executeOnLoop(file: StaticString = #fileID, line: UInt = #line, _ body: @escaping () -> Void) {
         preconditionInEventLoop()
         if state != .closed {
@@ -207,25 +207,30 @@ public final class EventLoop: @unchecked Sendable {
     // MARK: Timers (loop thread)
 
     /// Schedules `action` at `deadline`; it gets `true` when the timer fires and
-    /// `false` when it is cancelled by shutdown. Returns nil once the loop is
+    /// `false` when the loop shuts down first. Returns nil once the loop is
     /// closing (the caller fails its work with `.shutDown`).
     func scheduleTimer(at deadline: Deadline, _ action: @escaping (_ fired: Bool) -> Void) -> TimerNode? {
-        preconditionInEventLoop()
-        guard state == .running else { return nil }
-        timerSequence &+= 1
-        let node = TimerNode(deadline: deadline, sequence: timerSequence, action: action)
-        timers.insert(node)
-        return node
+        let node = ClosureTimer(deadline: deadline, action: action)
+        return insertTimer(node) ? node : nil
     }
 
-    /// Cancels a timer scheduled with `scheduleTimer`; returns whether it was
-    /// still pending (its action is then dropped without running).
+    /// Puts `node` in the timer heap (a node cancelled before it got here is
+    /// dropped). Returns false once the loop is closing.
+    @usableFromInline
+    func insertTimer(_ node: TimerNode) -> Bool {
+        preconditionInEventLoop()
+        guard state == .running else { return false }
+        if node.isLive { timers.insert(node) }
+        return true
+    }
+
+    /// Cancels a pending timer; returns whether it was still pending (it then
+    /// never fires).
+    @usableFromInline
     @discardableResult
     func cancelTimer(_ node: TimerNode) -> Bool {
         preconditionInEventLoop()
-        guard timers.remove(node) else { return false }
-        node.action = nil
-        return true
+        return timers.cancel(node)
     }
 
     /// Pending timers (tests, diagnostics).
@@ -267,9 +272,9 @@ public final class EventLoop: @unchecked Sendable {
         var timeout: UInt64? = nil
         if !local.isEmpty {
             timeout = 0
-        } else if let next = timers.first {
+        } else if let next = timers.nextDeadline() {
             let now = Deadline.now()
-            timeout = next.deadline > now ? next.deadline.uptimeNanoseconds - now.uptimeNanoseconds : 0
+            timeout = next > now ? next.uptimeNanoseconds - now.uptimeNanoseconds : 0
         }
         var slept = false
         if timeout != 0 {
@@ -342,22 +347,19 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func fireDueTimers() {
-        guard let first = timers.first else { return }
+        guard let first = timers.nextDeadline() else { return }
         let now = Deadline.now()
-        guard first.deadline <= now else { return }
+        guard first <= now else { return }
         // Timers scheduled while firing wait for the next tick, even if due:
         // a timer that reschedules itself at "now" cannot starve the loop.
-        let horizon = timerSequence
-        while let top = timers.first, top.deadline <= now, top.sequence <= horizon {
-            timers.remove(top)
-            let action = top.action
-            top.action = nil
+        let horizon = timers.sequenceHorizon
+        while let top = timers.popDue(now: now, horizon: horizon) {
             if let threshold = configuration.slowCallbackThreshold {
                 let start = Deadline.now()
-                action?(true)
+                top.fire(true)
                 reportIfSlow("timer", since: start, threshold: threshold)
             } else {
-                action?(true)
+                top.fire(true)
             }
         }
     }
@@ -386,11 +388,7 @@ public final class EventLoop: @unchecked Sendable {
 
     private func beginClosing() {
         state = .closing
-        for node in timers.removeAll() {
-            let action = node.action
-            node.action = nil
-            action?(false)
-        }
+        for node in timers.removeAll() { node.fire(false) }
         ring.cancelAllOperations()
     }
 

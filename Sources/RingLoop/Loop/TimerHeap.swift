@@ -1,101 +1,203 @@
-/// A timer waiting in a loop's heap. Touched only on its loop's thread.
-final class TimerNode {
-    let deadline: Deadline
-    /// Tie-breaker: timers with equal deadlines fire in scheduling order.
-    let sequence: UInt64
-    /// Position in the heap; -1 once fired or cancelled.
-    var heapIndex: Int = -1
-    /// Runs when the timer fires (`true`) or is cancelled/shut down (`false`).
-    var action: ((_ fired: Bool) -> Void)?
+/// A timer for a loop's heap; subclasses say what firing does. Touched only on
+/// its loop's thread.
+@usableFromInline
+class TimerNode {
+    @usableFromInline let deadline: Deadline
+    /// False once fired, failed or cancelled.
+    @usableFromInline var isLive = true
+    /// Whether the node sits in the heap (it can be cancelled before it gets there).
+    var inHeap = false
 
-    init(deadline: Deadline, sequence: UInt64, action: @escaping (_ fired: Bool) -> Void) {
-        self.deadline = deadline
-        self.sequence = sequence
-        self.action = action
-    }
+    @usableFromInline
+    init(deadline: Deadline) { self.deadline = deadline }
 
-    @inline(__always)
-    func fires(before other: TimerNode) -> Bool {
-        deadline != other.deadline ? deadline < other.deadline : sequence < other.sequence
-    }
+    /// Runs once: `fired` is true when the deadline passed, false when the loop
+    /// shut down first.
+    @usableFromInline
+    func fire(_ fired: Bool) {}
+
+    /// Runs when the timer is cancelled: drop captured state early.
+    @usableFromInline
+    func didCancel() {}
 }
 
-/// Binary min-heap of timers ordered by (deadline, sequence): O(log n) insert,
-/// O(log n) removal of any timer (each node knows its index), O(1) peek.
-struct TimerHeap {
-    private var nodes: ContiguousArray<TimerNode> = []
+/// A timer that runs a closure.
+final class ClosureTimer: TimerNode {
+    private var action: ((_ fired: Bool) -> Void)?
 
-    var count: Int { nodes.count }
-    var isEmpty: Bool { nodes.isEmpty }
-    var first: TimerNode? { nodes.first }
-
-    mutating func insert(_ node: TimerNode) {
-        node.heapIndex = nodes.count
-        nodes.append(node)
-        siftUp(nodes.count - 1)
+    init(deadline: Deadline, action: @escaping (_ fired: Bool) -> Void) {
+        self.action = action
+        super.init(deadline: deadline)
     }
 
-    /// Removes `node` if it is still in the heap; returns whether it was.
-    @discardableResult
-    mutating func remove(_ node: TimerNode) -> Bool {
-        let index = node.heapIndex
-        guard index >= 0, index < nodes.count, nodes[index] === node else { return false }
-        let last = nodes.count - 1
-        if index != last {
-            nodes.swapAt(index, last)
-            nodes[index].heapIndex = index
+    override func fire(_ fired: Bool) {
+        let action = self.action
+        self.action = nil
+        action?(fired)
+    }
+
+    override func didCancel() { action = nil }
+}
+
+/// Binary min-heap of timers ordered by (deadline, sequence).
+///
+/// The sort keys live inline in the heap array, so sifting compares plain
+/// integers instead of chasing a pointer per comparison (with 200,000 pending
+/// timers that was the whole cost of a timer). Cancellation is O(1): the node
+/// is marked dead and skipped when it reaches the top; when dead entries
+/// outnumber live ones the heap is compacted, so churn (a timeout re-armed on
+/// every read) cannot grow it without bound. Insert and pop are O(log n).
+struct TimerHeap {
+    private struct Entry {
+        var deadline: UInt64
+        /// Tie-breaker: timers with equal deadlines fire in scheduling order.
+        var sequence: UInt64
+        /// Retained on insert, released on removal.
+        var node: Unmanaged<TimerNode>
+
+        @inline(__always)
+        func precedes(_ other: Entry) -> Bool {
+            deadline != other.deadline ? deadline < other.deadline : sequence < other.sequence
         }
-        nodes.removeLast()
-        node.heapIndex = -1
-        if index < nodes.count {
-            siftDown(index)
-            siftUp(index)
+    }
+
+    private var entries: ContiguousArray<Entry> = []
+    private var cancelled = 0
+    private var nextSequence: UInt64 = 0
+
+    /// Live (not cancelled) timers.
+    var count: Int { entries.count - cancelled }
+    var isEmpty: Bool { count == 0 }
+
+    /// The sequence number the next insert gets; timers inserted from now on
+    /// compare greater than every timer already in the heap with the same deadline.
+    var sequenceHorizon: UInt64 { nextSequence }
+
+    mutating func insert(_ node: TimerNode) {
+        node.inHeap = true
+        let entry = Entry(deadline: node.deadline.uptimeNanoseconds, sequence: nextSequence,
+                          node: .passRetained(node))
+        nextSequence &+= 1
+        entries.append(entry)
+        siftUp(entries.count - 1)
+    }
+
+    /// Marks `node` cancelled; its action is dropped. O(1) amortized.
+    mutating func cancel(_ node: TimerNode) -> Bool {
+        guard node.isLive else { return false }
+        node.isLive = false
+        node.didCancel()
+        if node.inHeap {
+            cancelled += 1
+            if cancelled > 1024 && cancelled > entries.count / 2 { compact() }
         }
         return true
     }
 
-    mutating func popFirst() -> TimerNode? {
-        guard let top = nodes.first else { return nil }
-        remove(top)
-        return top
+    /// The earliest live timer's deadline, dropping cancelled entries on top.
+    mutating func nextDeadline() -> Deadline? {
+        dropCancelledTop()
+        return entries.first.map { Deadline(uptimeNanoseconds: $0.deadline) }
     }
 
-    mutating func removeAll() -> ContiguousArray<TimerNode> {
-        let all = nodes
-        nodes.removeAll()
-        for node in all { node.heapIndex = -1 }
-        return all
+    /// Removes and returns the earliest live timer if it is due at `now` and
+    /// was inserted before `horizon`.
+    mutating func popDue(now: Deadline, horizon: UInt64) -> TimerNode? {
+        dropCancelledTop()
+        guard let top = entries.first, top.deadline <= now.uptimeNanoseconds, top.sequence < horizon else {
+            return nil
+        }
+        removeTop()
+        let node = top.node.takeRetainedValue()
+        node.inHeap = false
+        node.isLive = false
+        return node
+    }
+
+    /// Removes every timer, returning the live ones (now marked fired) in no
+    /// particular order.
+    mutating func removeAll() -> [TimerNode] {
+        var live: [TimerNode] = []
+        for entry in entries {
+            let node = entry.node.takeRetainedValue()
+            node.inHeap = false
+            if node.isLive {
+                node.isLive = false
+                live.append(node)
+            }
+        }
+        entries.removeAll()
+        cancelled = 0
+        return live
+    }
+
+    private mutating func dropCancelledTop() {
+        while let top = entries.first, top.node._withUnsafeGuaranteedRef({ !$0.isLive }) {
+            removeTop()
+            top.node._withUnsafeGuaranteedRef { $0.inHeap = false }
+            top.node.release()
+            cancelled -= 1
+        }
+    }
+
+    private mutating func removeTop() {
+        let last = entries.removeLast()
+        if !entries.isEmpty {
+            entries[0] = last
+            siftDown(0)
+        }
+    }
+
+    private mutating func compact() {
+        var kept = ContiguousArray<Entry>()
+        kept.reserveCapacity(entries.count - cancelled)
+        for entry in entries {
+            if entry.node._withUnsafeGuaranteedRef({ $0.isLive }) {
+                kept.append(entry)
+            } else {
+                entry.node._withUnsafeGuaranteedRef { $0.inHeap = false }
+                entry.node.release()
+            }
+        }
+        entries = kept
+        cancelled = 0
+        // Floyd's heap construction: O(n).
+        var index = entries.count / 2
+        while index > 0 {
+            index -= 1
+            siftDown(index)
+        }
     }
 
     private mutating func siftUp(_ start: Int) {
-        var child = start
-        let node = nodes[child]
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard node.fires(before: nodes[parent]) else { break }
-            nodes[child] = nodes[parent]
-            nodes[child].heapIndex = child
-            child = parent
+        entries.withUnsafeMutableBufferPointer { heap in
+            var child = start
+            let entry = heap[child]
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard entry.precedes(heap[parent]) else { break }
+                heap[child] = heap[parent]
+                child = parent
+            }
+            heap[child] = entry
         }
-        nodes[child] = node
-        node.heapIndex = child
     }
 
     private mutating func siftDown(_ start: Int) {
-        var parent = start
-        let node = nodes[parent]
-        let count = nodes.count
-        while true {
-            let left = 2 * parent + 1
-            guard left < count else { break }
-            let right = left + 1
-            let child = right < count && nodes[right].fires(before: nodes[left]) ? right : left
-            guard nodes[child].fires(before: node) else { break }
-            nodes[parent] = nodes[child]
-            nodes[parent].heapIndex = parent
-            parent = child
+        entries.withUnsafeMutableBufferPointer { heap in
+            var parent = start
+            let entry = heap[parent]
+            let count = heap.count
+            while true {
+                let left = 2 * parent + 1
+                guard left < count else { break }
+                let right = left + 1
+                let child = right < count && heap[right].precedes(heap[left]) ? right : left
+                guard heap[child].precedes(entry) else { break }
+                heap[parent] = heap[child]
+                parent = child
+            }
+            heap[parent] = entry
         }
-        nodes[parent] = node
-        node.heapIndex = parent
     }
 }
