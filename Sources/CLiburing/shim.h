@@ -60,6 +60,14 @@ static inline unsigned ringloop_sq_space_left(struct io_uring *ring) {
     return io_uring_sq_space_left(ring);
 }
 
+// Makes the operation pick its buffer from provided-buffer group `group`
+// (the field sits in a packed union that Swift does not import).
+static inline void ringloop_sqe_select_buffer(struct io_uring_sqe *sqe,
+                                              unsigned short group) {
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = group;
+}
+
 static inline int ringloop_errno(void) { return errno; }
 
 // Names the calling thread (15 bytes at most), as shown by top -H and gdb.

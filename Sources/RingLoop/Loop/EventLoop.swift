@@ -91,6 +91,8 @@ public final class EventLoop: @unchecked Sendable {
     /// Depth of nested future callbacks; deep chains are trampolined.
     @usableFromInline var callbackDepth = 0
     private let orphanage = Orphanage()
+    /// Per-loop objects of the I/O layers; see `LoopAttachment`.
+    var attachments: [ObjectIdentifier: any LoopAttachment] = [:]
 
     private init(configuration: Configuration) throws(RingLoopError) {
         self.name = configuration.name
@@ -402,6 +404,7 @@ public final class EventLoop: @unchecked Sendable {
                 reap()
             }
         }
+        detachAll()
         ring.close()
         Glibc.close(wakeupFD)
         let (leftovers, callbacks) = lock.withLock {

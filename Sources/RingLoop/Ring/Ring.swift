@@ -43,6 +43,8 @@ final class Ring {
     /// first at the next reap.
     private var deferred: [ringloop_completion] = []
     private var isClosed = false
+    /// The next provided-buffer group id to hand out.
+    private var nextBufferGroup: UInt16 = 0
     /// Counters, for tests and the benchmark harness.
     private(set) var submitCalls = 0
     private(set) var overflowFlushes = 0
@@ -206,6 +208,28 @@ final class Ring {
     /// Cancels every live operation (shutdown).
     func cancelAllOperations() {
         for id in operations.liveIDs() { cancel(userData: id.userData) }
+    }
+
+    // MARK: Provided buffer rings
+
+    /// Registers a provided-buffer ring at `address` (page-aligned, `entries`
+    /// × `io_uring_buf`) under a fresh buffer group id. Returns the group id,
+    /// or the kernel's negative errno. See `BufferRing`.
+    func registerBufferRing(_ address: UnsafeMutableRawPointer, entries: UInt32) -> Result<UInt16, Errno> {
+        var registration = io_uring_buf_reg()
+        registration.ring_addr = UInt64(UInt(bitPattern: address))
+        registration.ring_entries = entries
+        registration.bgid = nextBufferGroup
+        let rc = io_uring_register_buf_ring(ring, &registration, 0)
+        guard rc == 0 else { return .failure(Errno(rawValue: -rc)) }
+        nextBufferGroup &+= 1
+        return .success(registration.bgid)
+    }
+
+    /// Unregisters a buffer ring; afterwards its memory may be unmapped.
+    func unregisterBufferRing(group: UInt16) {
+        guard !isClosed else { return }
+        _ = io_uring_unregister_buf_ring(ring, Int32(group))
     }
 
     /// Whether the kernel supports `opcode`.

@@ -1,0 +1,88 @@
+/// One caller suspended in an async I/O operation, as the operation sees it:
+/// resume it once with the outcome, or let task cancellation remove it.
+///
+/// Registration, completion and cancellation all happen on the loop thread,
+/// in whichever order they arrive: a cancel that arrives before the operation
+/// registered is remembered and fails the registration; one that arrives while
+/// waiting runs `onCancel` (set by the operation: drop the waiter, cancel the
+/// kernel operation, resume with `CancellationError`); one that arrives after
+/// completion does nothing. The continuation is resumed exactly once.
+// Safe to share: every field is touched only on the owning loop's thread
+// (the cancellation handler hops there with `execute`).
+final class AsyncWaiter<Value: Sendable>: @unchecked Sendable {
+    private enum State {
+        case idle
+        case cancelledEarly
+        case waiting(UnsafeContinuation<Value, any Error>)
+        case done
+    }
+
+    private var state = State.idle
+    /// What the operation does when the task is cancelled while it waits; it
+    /// must end by resuming the waiter. Cleared once the waiter is resumed
+    /// (which also breaks the cycle it usually forms with the I/O object).
+    var onCancel: (() -> Void)?
+
+    /// Whether the caller is still waiting for an outcome.
+    var isWaiting: Bool {
+        if case .waiting = state { return true }
+        return false
+    }
+
+    /// Resumes the caller; later calls do nothing.
+    func resume(_ result: Result<Value, any Error>) {
+        guard case let .waiting(continuation) = state else { return }
+        state = .done
+        onCancel = nil
+        continuation.resume(with: result)
+    }
+
+    fileprivate func begin(_ continuation: UnsafeContinuation<Value, any Error>, _ start: (AsyncWaiter<Value>) -> Void) {
+        if case .cancelledEarly = state {
+            state = .done
+            continuation.resume(throwing: CancellationError())
+            return
+        }
+        state = .waiting(continuation)
+        start(self)
+    }
+
+    fileprivate func cancel() {
+        switch state {
+        case .idle:
+            state = .cancelledEarly
+        case .waiting:
+            if let action = onCancel {
+                onCancel = nil
+                action()
+            }
+            resume(.failure(CancellationError()))
+        case .cancelledEarly, .done:
+            break
+        }
+    }
+}
+
+extension EventLoop {
+    /// Suspends the calling task until the operation that `start` registers
+    /// (on this loop's thread) resumes the waiter it is given. Cancelling the
+    /// task runs the waiter's `onCancel` on the loop.
+    func awaitOperation<Value: Sendable>(
+        _ start: @escaping @Sendable (AsyncWaiter<Value>) -> Void
+    ) async throws -> Value {
+        let waiter = AsyncWaiter<Value>()
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
+                if self.inEventLoop {
+                    waiter.begin(continuation, start)
+                } else {
+                    self.execute { waiter.begin(continuation, start) }
+                }
+            }
+        } onCancel: {
+            // Always hop, even from the loop thread: `cancel()` may run from
+            // inside a callback that is mutating the I/O object.
+            self.execute { waiter.cancel() }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import CLiburing
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The synchronous socket calls (socket, bind, listen, options, names): cheap,
+/// non-blocking calls made on the caller's thread. Everything that waits goes
+/// through the ring instead.
+enum Socket {
+    /// A new socket, close-on-exec. Deliberately not `SOCK_NONBLOCK`: io_uring
+    /// then waits for readiness itself instead of failing with `-EAGAIN`.
+    static func open(family: Int32, type: Int32) throws(IOError) -> Int32 {
+        let fd = socket(family, type | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw IOError("socket", Errno(rawValue: errno)) }
+        return fd
+    }
+
+    static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32, _ operation: String) throws(IOError) {
+        var v = value
+        guard setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+            throw IOError(operation, Errno(rawValue: errno))
+        }
+    }
+
+    static func getOption(_ fd: Int32, _ level: Int32, _ name: Int32) -> Int32? {
+        var v: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, level, name, &v, &length) == 0 else { return nil }
+        return v
+    }
+
+    static func bind(_ fd: Int32, to address: SocketAddress) throws(IOError) {
+        let rc = address.withSockAddr { Glibc.bind(fd, $0, $1) }
+        guard rc == 0 else { throw IOError("bind", Errno(rawValue: errno)) }
+    }
+
+    static func listen(_ fd: Int32, backlog: Int32) throws(IOError) {
+        guard Glibc.listen(fd, backlog) == 0 else { throw IOError("listen", Errno(rawValue: errno)) }
+    }
+
+    static func localAddress(_ fd: Int32) -> SocketAddress? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard rc == 0 else { return nil }
+        return withUnsafeBytes(of: &storage) { SocketAddress($0.baseAddress!, length: length) }
+    }
+
+    static func remoteAddress(_ fd: Int32) -> SocketAddress? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+        }
+        guard rc == 0 else { return nil }
+        return withUnsafeBytes(of: &storage) { SocketAddress($0.baseAddress!, length: length) }
+    }
+
+    /// Closes `fd`. Linux releases the descriptor even when `close` reports
+    /// `EINTR`, so it is never retried.
+    static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    /// Makes the next close send RST instead of FIN (linger on, timeout 0).
+    static func setAbortiveClose(_ fd: Int32) {
+        var option = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+    }
+}
+
+/// Per-loop socket state: the provided-buffer ring every connection of the
+/// loop receives into (created on first use), and what the kernel turned out
+/// to support.
+final class SocketResources: LoopAttachment {
+    /// Buffers in the loop's ring, and their size. 1024 × 16 KiB: 16 MiB of
+    /// address space, resident only once touched.
+    static let bufferCount = 1024
+    static let bufferSize = 16 * 1024
+
+    private var buffers: BufferRing?
+    private var failure: IOError?
+    /// Cleared if the kernel rejects multishot receive (`-EINVAL`); receives
+    /// are then re-armed one at a time.
+    var multishotReceive = true
+
+    /// The loop's socket state; nil once the loop is closing.
+    static func on(_ loop: EventLoop) -> SocketResources? {
+        loop.attachment(SocketResources.self) { _ in SocketResources() }
+    }
+
+    /// The loop's buffer ring, registered on first use.
+    func bufferRing(on loop: EventLoop) throws(IOError) -> BufferRing {
+        if let buffers { return buffers }
+        if let failure { throw failure }
+        do {
+            let made = try BufferRing(on: loop.ring, count: SocketResources.bufferCount, size: SocketResources.bufferSize)
+            buffers = made
+            return made
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    /// Buffers currently lent to user space (tests).
+    var lentBuffers: Int { buffers?.lent ?? 0 }
+
+    func ringWillClose(_ ring: Ring) {
+        buffers?.unregister(from: ring)
+        buffers = nil
+    }
+}

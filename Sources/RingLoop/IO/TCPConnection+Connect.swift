@@ -1,0 +1,149 @@
+import CLiburing
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Opening connections.
+extension TCPConnection {
+    /// Connects to `address` (TCP, or a Unix domain stream socket) on `loop`.
+    ///
+    /// ```swift
+    /// TCPConnection.connect(to: .loopbackIPv4(port: 8080), on: loop, timeout: .seconds(2))
+    ///     .whenSuccess { connection in connection.setHandler(MyHandler()) }
+    /// ```
+    ///
+    /// Fails with `IOError` `.connectionRefused` when nothing listens there,
+    /// with `RingLoopError.timedOut` when `timeout` passes first (the attempt
+    /// is cancelled; the kernel's own SYN-retry limit, minutes later, gives
+    /// `IOError` `.timedOut` instead), and with `RingLoopError.shutDown` if the
+    /// loop shuts down. Safe from any thread.
+    public static func connect(
+        to address: SocketAddress,
+        on loop: EventLoop,
+        timeout: Duration? = nil,
+        options: Options = Options()
+    ) -> Future<TCPConnection> {
+        let future = Future<TCPConnection>(eventLoop: loop)
+        let start: @Sendable () -> Void = {
+            let operation = ConnectOperation(loop: loop, address: address, options: options) { future._setResult($0) }
+            operation.start(timeout: timeout)
+        }
+        if loop.inEventLoop { start() } else { loop.execute(start) }
+        return future
+    }
+
+    /// Connects to `address`; see `connect(to:on:timeout:options:) -> Future`.
+    ///
+    /// ```swift
+    /// let connection = try await TCPConnection.connect(to: .loopbackIPv4(port: 8080), on: loop)
+    /// ```
+    /// - Throws: `IOError` (`.connectionRefused`, `.networkUnreachable`…),
+    ///   `RingLoopError.timedOut`, `CancellationError` (the attempt is
+    ///   cancelled and its socket closed), `RingLoopError.shutDown`.
+    public static func connect(
+        to address: SocketAddress,
+        on loop: EventLoop,
+        timeout: Duration? = nil,
+        options: Options = Options()
+    ) async throws -> TCPConnection {
+        try await loop.awaitOperation { (waiter: AsyncWaiter<TCPConnection>) in
+            let operation = ConnectOperation(loop: loop, address: address, options: options) { waiter.resume($0) }
+            waiter.onCancel = { operation.cancel() }
+            operation.start(timeout: timeout)
+        }
+    }
+}
+
+/// One connect attempt: owns the socket (until it becomes a connection or is
+/// closed) and the `sockaddr` the kernel reads, until the final CQE.
+final class ConnectOperation: CompletionHandler {
+    private let loop: EventLoop
+    private let address: SocketAddress
+    private let options: TCPConnection.Options
+    private let finish: (Result<TCPConnection, any Error>) -> Void
+    private let storage: UnsafeMutablePointer<sockaddr_storage>
+    private var fd: Int32 = -1
+    private var id: OperationID?
+    private var timer: TimerNode?
+    private var timedOut = false
+    private var cancelled = false
+
+    init(loop: EventLoop, address: SocketAddress, options: TCPConnection.Options,
+         finish: @escaping (Result<TCPConnection, any Error>) -> Void) {
+        self.loop = loop
+        self.address = address
+        self.options = options
+        self.finish = finish
+        self.storage = .allocate(capacity: 1)
+    }
+
+    deinit {
+        storage.deallocate()
+    }
+
+    /// Opens the socket and submits the connect. Loop thread.
+    func start(timeout: Duration?) {
+        do {
+            fd = try Socket.open(family: address.addressFamily, type: Int32(SOCK_STREAM.rawValue))
+        } catch {
+            finish(.failure(error))
+            return
+        }
+        let fd = self.fd
+        let length = address.write(to: storage)
+        let target = UnsafeRawPointer(storage).assumingMemoryBound(to: sockaddr.self)
+        do {
+            id = try loop.submitOperation(self) { sqe in
+                sqe.prepareConnect(fd: fd, address: target, length: length)
+            }
+        } catch {
+            fail(error)
+            return
+        }
+        if let timeout {
+            timer = loop.scheduleTimer(at: .now() + timeout) { [self] fired in
+                timer = nil
+                guard fired, let id else { return }
+                timedOut = true
+                loop.cancelOperation(id)
+            }
+        }
+    }
+
+    /// The awaiting task was cancelled.
+    func cancel() {
+        guard let id, !cancelled else { return }
+        cancelled = true
+        loop.cancelOperation(id)
+    }
+
+    private func fail(_ error: any Error) {
+        if fd >= 0 {
+            Socket.close(fd)
+            fd = -1
+        }
+        finish(.failure(error))
+    }
+
+    func ringCompleted(result: Int32, flags: UInt32, context: UInt64) {
+        id = nil
+        if let timer {
+            loop.cancelTimer(timer)
+            self.timer = nil
+        }
+        if result >= 0 {
+            let connection = TCPConnection(fd: fd, on: loop, options: options)
+            fd = -1
+            finish(.success(connection))
+        } else if timedOut {
+            fail(RingLoopError.timedOut)
+        } else if cancelled {
+            fail(CancellationError())
+        } else if result == -ECANCELED, loop.state != .running {
+            fail(RingLoopError.shutDown)
+        } else {
+            fail(IOError("connect", result: result))
+        }
+    }
+}

@@ -1,0 +1,414 @@
+import CLiburing
+import DequeModule
+import Logging
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A listening stream socket (TCP over IPv4/IPv6, or Unix domain) that accepts
+/// connections on one event loop with a multishot accept.
+///
+/// Callback style:
+/// ```swift
+/// let listener = try TCPListener.bind(to: .loopbackIPv4(port: 0), on: loop)
+/// print("listening on", listener.localAddress)
+/// listener.start { connection in connection.setHandler(Echo()) }   // runs on the loop
+/// ```
+/// Async style:
+/// ```swift
+/// for try await connection in listener.connections {
+///     Task(executorPreference: loop) { try await serve(connection) }
+/// }
+/// ```
+/// One listener per loop of a group, sharing a port with `SO_REUSEPORT`:
+/// `TCPListener.bind(to:on: group)`.
+///
+/// **Resilience.** Running out of descriptors (`EMFILE`/`ENFILE`) or kernel
+/// memory while accepting does not stop the listener: it logs, backs off
+/// (10 ms doubling to 1 s) and tries again, while the connections it already
+/// has keep being served. When the kernel ends the multishot accept for any
+/// other transient reason it is re-armed.
+///
+/// **Closing.** `close()` stops accepting and releases the descriptor once the
+/// kernel is done with it (and removes a Unix domain socket file it created);
+/// `connections` then ends. Connections already accepted are not affected.
+// Safe to share: every mutable field is touched only on `eventLoop`'s thread
+// (cross-thread calls hop there with `execute`).
+public final class TCPListener: @unchecked Sendable {
+    /// How a listener is set up.
+    public struct Options: Sendable {
+        /// Length of the kernel's queue of connections not yet accepted
+        /// (capped by `net.core.somaxconn`).
+        public var backlog: Int32 = 1024
+        /// `SO_REUSEADDR`: rebind a port that still has connections in TIME_WAIT.
+        public var reuseAddress = true
+        /// `SO_REUSEPORT`: let several sockets (one per loop) listen on one
+        /// port; the kernel spreads incoming connections over them.
+        public var reusePort = false
+        /// Options applied to every accepted connection.
+        public var connectionOptions = TCPConnection.Options()
+        /// Accepted connections the async `connections` sequence holds for a
+        /// consumer that has not taken them; accepting pauses beyond it.
+        public var maxQueuedConnections = 64
+
+        public init() {}
+    }
+
+    private static let minimumBackoff: Duration = .milliseconds(10)
+    private static let maximumBackoff: Duration = .seconds(1)
+
+    /// The loop that accepts, and on which accepted connections run.
+    public let eventLoop: EventLoop
+    /// The bound address (with the port the kernel picked for port 0).
+    public let localAddress: SocketAddress
+    /// Succeeds once the listener has closed and its descriptor is released.
+    public let closeFuture: Future<Void>
+    private let options: Options
+    private let logger = Logger(label: "ringloop.tcp-listener")
+
+    /// Owned by this object; -1 once closed.
+    private var fd: Int32
+    private let createdSocketFile: String?
+    private enum Lifecycle { case open, closing, closed }
+    private var lifecycle = Lifecycle.open
+
+    private enum Consumer {
+        case none
+        case callback((TCPConnection) -> Void)
+        case async
+    }
+    private var consumer = Consumer.none
+    private var acceptID: OperationID?
+    private var acceptCancelRequested = false
+    private var backoff: Duration = .zero
+    private var backoffTimer: TimerNode?
+    private var queued: Deque<TCPConnection> = []
+    private var waiter: AsyncWaiter<TCPConnection?>?
+    private var failure: (any Error)?
+    private var failureReported = false
+    /// Accepts that failed for lack of descriptors or memory (tests, stats).
+    private var resourceFailures = 0
+    private var acceptedCount = 0
+
+    private init(fd: Int32, loop: EventLoop, address: SocketAddress, options: Options, socketFile: String?) {
+        self.fd = fd
+        self.eventLoop = loop
+        self.localAddress = address
+        self.options = options
+        self.createdSocketFile = socketFile
+        self.closeFuture = Future(eventLoop: loop)
+    }
+
+    deinit {
+        if fd >= 0 { Socket.close(fd) }
+    }
+
+    // MARK: Binding
+
+    /// Binds and listens on `address`; accepting starts with `start(_:)` or
+    /// by iterating `connections`. Safe from any thread.
+    ///
+    /// A Unix domain path must not exist yet (remove a stale socket file
+    /// first); the listener removes the file it created when it closes.
+    /// - Throws: `IOError` from `socket`, `setsockopt`, `bind` (`.addressInUse`…)
+    ///   or `listen`.
+    public static func bind(to address: SocketAddress, on loop: EventLoop, options: Options = Options()) throws(IOError) -> TCPListener {
+        let fd = try Socket.open(family: address.addressFamily, type: Int32(SOCK_STREAM.rawValue))
+        do throws(IOError) {
+            if address.family != .unix {
+                if options.reuseAddress { try Socket.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt(SO_REUSEADDR)") }
+                if options.reusePort { try Socket.setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)") }
+            }
+            try Socket.bind(fd, to: address)
+            let socketFile = address.unixDomainSocketPath
+            do throws(IOError) {
+                try Socket.listen(fd, backlog: options.backlog)
+            } catch {
+                if let socketFile { unlink(socketFile) }
+                throw error
+            }
+            let bound = Socket.localAddress(fd) ?? address
+            return TCPListener(fd: fd, loop: loop, address: bound, options: options, socketFile: socketFile)
+        } catch {
+            Socket.close(fd)
+            throw error
+        }
+    }
+
+    /// Binds one listener per loop of `group` on the same address with
+    /// `SO_REUSEPORT`, so each loop accepts (and serves) its share of the
+    /// connections. With port 0, the first listener picks the port and the
+    /// others join it. Safe from any thread.
+    /// - Throws: `IOError`; listeners already bound are closed again.
+    public static func bind(to address: SocketAddress, on group: EventLoopGroup, options: Options = Options()) throws(IOError) -> [TCPListener] {
+        var options = options
+        options.reusePort = true
+        var listeners: [TCPListener] = []
+        var target = address
+        do throws(IOError) {
+            for loop in group.loops {
+                let listener = try bind(to: target, on: loop, options: options)
+                target = listener.localAddress
+                listeners.append(listener)
+            }
+        } catch {
+            for listener in listeners { listener.close() }
+            throw error
+        }
+        return listeners
+    }
+
+    // MARK: Accepting
+
+    /// Starts accepting; `onAccept` runs on the listener's loop with each new
+    /// connection (hand it a handler there, or start a task). Safe from any
+    /// thread; once per listener, and not together with `connections`.
+    public func start(_ onAccept: @escaping @Sendable (TCPConnection) -> Void) {
+        let body: @Sendable () -> Void = {
+            guard case .none = self.consumer else { return }
+            self.consumer = .callback(onAccept)
+            self.armAccept()
+        }
+        if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
+    }
+
+    /// The accepted connections as an async sequence; it ends when the listener
+    /// closes. One consumer at a time; not together with `start(_:)`.
+    public var connections: Connections { Connections(listener: self) }
+
+    /// Accepted connections; see `TCPListener.connections`.
+    public struct Connections: AsyncSequence, Sendable {
+        public typealias Element = TCPConnection
+        let listener: TCPListener
+
+        public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(listener: listener) }
+
+        /// Iterates accepted connections; `next()` throws `CancellationError`
+        /// when its task is cancelled (accepting pauses; nothing is lost).
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            let listener: TCPListener
+            public mutating func next() async throws -> TCPConnection? {
+                try await listener.nextConnection()
+            }
+        }
+    }
+
+    /// The next accepted connection; nil once the listener is closed.
+    /// - Throws: `IOError` if accepting failed for good, `CancellationError`,
+    ///   `RingLoopError.shutDown`.
+    public func accept() async throws -> TCPConnection? {
+        try await nextConnection()
+    }
+
+    func nextConnection() async throws -> TCPConnection? {
+        try await eventLoop.awaitOperation { (waiter: AsyncWaiter<TCPConnection?>) in
+            self.startAccept(waiter)
+        }
+    }
+
+    private func takeReady() -> Result<TCPConnection?, any Error>? {
+        switch consumer {
+        case .callback: return .failure(IOError("accept", .resourceBusy))
+        case .none: consumer = .async
+        case .async: break
+        }
+        if waiter != nil { return .failure(IOError("accept", .resourceBusy)) }
+        if let connection = queued.popFirst() {
+            armAccept()
+            return .success(connection)
+        }
+        if let failure {
+            if failureReported { return .success(nil) }
+            failureReported = true
+            return .failure(failure)
+        }
+        if lifecycle != .open { return .success(nil) }
+        return nil
+    }
+
+    private func startAccept(_ waiter: AsyncWaiter<TCPConnection?>) {
+        if let ready = takeReady() {
+            waiter.resume(ready)
+            return
+        }
+        self.waiter = waiter
+        waiter.onCancel = { [self] in
+            guard self.waiter === waiter else { return }
+            self.waiter = nil
+            waiter.resume(.failure(CancellationError()))
+        }
+        armAccept()
+    }
+
+    private var wantsToAccept: Bool {
+        guard lifecycle == .open, failure == nil, backoffTimer == nil else { return false }
+        switch consumer {
+        case .none: return false
+        case .callback: return true
+        case .async: return queued.count < options.maxQueuedConnections / 2 || waiter != nil
+        }
+    }
+
+    private func armAccept() {
+        guard acceptID == nil, wantsToAccept else { return }
+        let fd = self.fd
+        do {
+            acceptID = try eventLoop.submitOperation(self) { sqe in sqe.prepareAcceptMultishot(fd: fd) }
+            acceptCancelRequested = false
+        } catch {
+            end(with: RingLoopError.shutDown)
+        }
+    }
+
+    private func cancelAccept() {
+        guard let id = acceptID, !acceptCancelRequested else { return }
+        acceptCancelRequested = true
+        eventLoop.cancelOperation(id)
+    }
+
+    private func acceptCompleted(result: Int32, flags: UInt32) {
+        let final = flags & IORING_CQE_F_MORE == 0
+        if final {
+            acceptID = nil
+            acceptCancelRequested = false
+        }
+        if result >= 0 {
+            backoff = .zero
+            acceptedCount += 1
+            let connection = TCPConnection(fd: result, on: eventLoop, options: options.connectionOptions)
+            deliver(connection)
+        } else {
+            switch -result {
+            case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                resourceFailures += 1
+                backOff(Errno(rawValue: -result))
+            case ECANCELED:
+                if eventLoop.state != .running { end(with: RingLoopError.shutDown) }
+            case ECONNABORTED, EINTR, EAGAIN, EPROTO, EPERM, ENETDOWN, ENETUNREACH, EHOSTUNREACH, EHOSTDOWN, ENONET, EOPNOTSUPP, ETIMEDOUT:
+                // The connection died before it was accepted, or a transient
+                // network condition: keep accepting.
+                break
+            default:
+                if lifecycle == .open {
+                    logger.error("accept failed; the listener stops", metadata: ["address": "\(localAddress)", "error": "\(Errno(rawValue: -result))"])
+                    end(with: IOError("accept", result: result))
+                }
+            }
+        }
+        if final {
+            operationFinished()
+            armAccept()
+        }
+    }
+
+    private func deliver(_ connection: TCPConnection) {
+        guard lifecycle == .open else {
+            connection.close()
+            return
+        }
+        switch consumer {
+        case let .callback(onAccept):
+            onAccept(connection)
+        case .async where waiter != nil:
+            let waiter = self.waiter
+            self.waiter = nil
+            waiter?.resume(.success(connection))
+        case .async, .none:
+            queued.append(connection)
+            if queued.count >= options.maxQueuedConnections { cancelAccept() }
+        }
+    }
+
+    /// Out of descriptors or memory: stop accepting for a while (connections
+    /// already accepted keep being served), then try again.
+    private func backOff(_ errno: Errno) {
+        backoff = backoff == .zero ? TCPListener.minimumBackoff : min(backoff * 2, TCPListener.maximumBackoff)
+        logger.warning("accept failed; backing off", metadata: [
+            "address": "\(localAddress)", "error": "\(errno)", "retryIn": "\(backoff)",
+        ])
+        cancelAccept()
+        guard backoffTimer == nil else { return }
+        backoffTimer = eventLoop.scheduleTimer(at: .now() + backoff) { [self] fired in
+            backoffTimer = nil
+            if fired { armAccept() }
+        }
+        if backoffTimer == nil { end(with: RingLoopError.shutDown) }
+    }
+
+    /// Accepting has failed for good: tell the consumer, then close.
+    private func end(with error: any Error) {
+        if failure == nil { failure = error }
+        if let waiter, queued.isEmpty {
+            self.waiter = nil
+            failureReported = true
+            waiter.resume(.failure(error))
+        }
+        beginClose()
+    }
+
+    // MARK: Closing
+
+    /// Stops accepting and releases the descriptor; returns `closeFuture`.
+    /// Connections already accepted stay open. Safe from any thread; idempotent.
+    @discardableResult
+    public func close() -> Future<Void> {
+        if eventLoop.inEventLoop { beginClose() } else { eventLoop.execute { self.beginClose() } }
+        return closeFuture
+    }
+
+    /// Stops accepting and waits until the descriptor is released.
+    public func close() async {
+        _ = try? await close().get()
+    }
+
+    private func beginClose() {
+        guard lifecycle == .open else { return }
+        lifecycle = .closing
+        if let timer = backoffTimer {
+            eventLoop.cancelTimer(timer)
+            backoffTimer = nil
+        }
+        cancelAccept()
+        operationFinished()
+    }
+
+    private func operationFinished() {
+        guard lifecycle == .closing, acceptID == nil else { return }
+        lifecycle = .closed
+        if fd >= 0 {
+            Socket.close(fd)
+            fd = -1
+        }
+        if let createdSocketFile { unlink(createdSocketFile) }
+        if let waiter {
+            self.waiter = nil
+            waiter.resume(queued.isEmpty ? .success(nil) : .success(queued.removeFirst()))
+        }
+        closeFuture._setResult(.success(()))
+    }
+
+    // MARK: Introspection
+
+    /// Accepts that failed for lack of descriptors or memory. Loop thread only.
+    package var resourceFailureCount: Int {
+        eventLoop.preconditionInEventLoop()
+        return resourceFailures
+    }
+
+    /// Connections accepted so far. Loop thread only.
+    package var acceptedConnectionCount: Int {
+        eventLoop.preconditionInEventLoop()
+        return acceptedCount
+    }
+}
+
+extension TCPListener: CompletionHandler {
+    package func ringCompleted(result: Int32, flags: UInt32, context: UInt64) {
+        acceptCompleted(result: result, flags: flags)
+    }
+}
+
+extension TCPListener: CustomStringConvertible {
+    public var description: String { "TCPListener(\(localAddress))" }
+}

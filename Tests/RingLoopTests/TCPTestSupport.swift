@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+@testable import RingLoop
+
+/// Echoes every byte back with the zero-allocation write path, pausing reads
+/// while the send queue is over its high watermark.
+final class EchoHandler: TCPConnectionHandler {
+    let onClose: (() -> Void)?
+    init(onClose: (() -> Void)? = nil) { self.onClose = onClose }
+
+    func connection(_ connection: TCPConnection, didRead bytes: UnsafeRawBufferPointer) {
+        connection.write(copying: bytes)
+        if !connection.isWritable { connection.pauseReading() }
+    }
+
+    func connectionWritabilityDidChange(_ connection: TCPConnection) {
+        if connection.isWritable { connection.resumeReading() }
+    }
+
+    func connectionDidClose(_ connection: TCPConnection) { onClose?() }
+}
+
+/// Counts connections a server accepted and closed (any thread).
+final class ServerStats: @unchecked Sendable {
+    // Safe to share: guarded by `lock`.
+    private let lock = NSLock()
+    private var _accepted = 0
+    private var _closed = 0
+    private var _connections: [TCPConnection] = []
+    var accepted: Int { lock.lock(); defer { lock.unlock() }; return _accepted }
+    var closed: Int { lock.lock(); defer { lock.unlock() }; return _closed }
+    var connections: [TCPConnection] { lock.lock(); defer { lock.unlock() }; return _connections }
+    func didAccept(_ c: TCPConnection, keep: Bool) { lock.lock(); _accepted += 1; if keep { _connections.append(c) }; lock.unlock() }
+    func didClose() { lock.lock(); _closed += 1; lock.unlock() }
+}
+
+/// Starts a callback-style echo server on 127.0.0.1, port 0.
+func startEchoServer(on loop: EventLoop, stats: ServerStats = ServerStats(), options: TCPListener.Options = .init()) throws -> TCPListener {
+    let listener = try TCPListener.bind(to: .loopbackIPv4(port: 0), on: loop, options: options)
+    listener.start { connection in
+        stats.didAccept(connection, keep: false)
+        connection.setHandler(EchoHandler(onClose: { stats.didClose() }))
+    }
+    return listener
+}
+
+/// Reads from `connection` until `count` bytes arrived (or EOF).
+func readExactly(_ count: Int, from connection: TCPConnection) async throws -> [UInt8] {
+    var received: [UInt8] = []
+    received.reserveCapacity(count)
+    while received.count < count {
+        guard let chunk = try await connection.read() else { break }
+        received += chunk
+    }
+    return received
+}
+
+/// Deterministic test bytes: `pattern(count, seed)[i]` depends on i and seed.
+func pattern(_ count: Int, seed: UInt8 = 0) -> [UInt8] {
+    (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 8 &+ Int(seed)) }
+}
+
+/// Operations in flight on `loop`, read on the loop.
+func inFlight(_ loop: EventLoop) async throws -> Int {
+    try await loop.submit { loop.inFlightOperations }.get()
+}
+
+/// Polls an async condition until it holds or `timeout` passes.
+func waitUntil(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = Deadline.now() + timeout
+    while Deadline.now() < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(2))
+    }
+    return try await condition()
+}
+
+/// Runs `body` with a fresh loop; afterwards checks that the loop has no
+/// operation in flight and that no descriptor leaked (the loop's own are
+/// released by its shutdown).
+func withSocketLoop<T>(_ body: (EventLoop) async throws -> T) async throws -> T {
+    let fdsBefore = openFDCount()
+    let loop = try EventLoop.spawn()
+    let value: T
+    do {
+        value = try await body(loop)
+    } catch {
+        await loop.shutdownGracefully()
+        throw error
+    }
+    let drained = try await waitUntil { try await inFlight(loop) == 0 }
+    let left = try await inFlight(loop)
+    #expect(drained, "operations still in flight: \(left)")
+    let buffersBack = try await loop.submit { SocketResources.on(loop)?.lentBuffers ?? 0 }.get()
+    #expect(buffersBack == 0)
+    await loop.shutdownGracefully()
+    let fdsAfter = openFDCount()
+    #expect(fdsAfter == fdsBefore, "fd leak: \(fdsBefore) before, \(fdsAfter) after")
+    return value
+}
+
+/// Raises RLIMIT_NOFILE's soft limit to at least `wanted` (and the hard limit
+/// when allowed); returns the soft limit in force.
+@discardableResult
+func raiseFileLimit(to wanted: Int) -> Int {
+    var limit = rlimit()
+    getrlimit(RLIMIT_NOFILE_VALUE, &limit)
+    if Int(limit.rlim_cur) >= wanted { return Int(limit.rlim_cur) }
+    var raised = limit
+    raised.rlim_cur = rlim_t(wanted)
+    if Int(raised.rlim_max) < wanted { raised.rlim_max = rlim_t(wanted) }
+    if setrlimit(RLIMIT_NOFILE_VALUE, &raised) != 0 {
+        raised.rlim_max = limit.rlim_max
+        raised.rlim_cur = limit.rlim_max
+        setrlimit(RLIMIT_NOFILE_VALUE, &raised)
+    }
+    getrlimit(RLIMIT_NOFILE_VALUE, &limit)
+    return Int(limit.rlim_cur)
+}
+
+let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
