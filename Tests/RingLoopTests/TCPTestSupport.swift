@@ -79,7 +79,11 @@ func waitUntil(timeout: Duration = .seconds(5), _ condition: () async throws -> 
 /// operation in flight and that no descriptor leaked (the loop's own are
 /// released by its shutdown).
 func withSocketLoop<T>(_ body: (EventLoop) async throws -> T) async throws -> T {
+    // Dispatch opens a timerfd on the first timed sleep in the process;
+    // let that happen before counting.
+    try? await Task.sleep(for: .milliseconds(1))
     let fdsBefore = openFDCount()
+    let namesBefore = fdNames()
     let loop = try EventLoop.spawn()
     let value: T
     do {
@@ -95,7 +99,7 @@ func withSocketLoop<T>(_ body: (EventLoop) async throws -> T) async throws -> T 
     #expect(buffersBack == 0)
     await loop.shutdownGracefully()
     let fdsAfter = openFDCount()
-    #expect(fdsAfter == fdsBefore, "fd leak: \(fdsBefore) before, \(fdsAfter) after")
+    #expect(fdsAfter == fdsBefore, "fd leak: \(fdsBefore) before, \(fdsAfter) after; new: \(fdNames().subtracting(namesBefore))")
     return value
 }
 
@@ -119,3 +123,9 @@ func raiseFileLimit(to wanted: Int) -> Int {
 }
 
 let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+
+/// "fd -> target" for every open descriptor (leak reports).
+func fdNames() -> Set<String> {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    return Set(names.map { "\($0) -> \((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) ?? "?")" })
+}
