@@ -25,11 +25,14 @@ import Glibc
 /// `write(copying:)` for zero-allocation writes without a completion.
 ///
 /// **Receiving.** Bytes arrive through the loop's provided-buffer ring,
-/// shared by its connections: an idle connection holds no buffer. One
-/// multishot receive stays armed while somebody reads; a consumer that stops
-/// reading stops it (the async sequence reads ahead at most
-/// `TCPConnection.readAheadLimit` bytes; a handler can `pauseReading()`), so
-/// memory per connection stays bounded whatever the peer sends. EOF ends the
+/// shared by its connections: an idle connection holds no buffer. A handler
+/// is served by one multishot receive that stays armed while it reads; the
+/// async sequence receives one buffer at a time and reads ahead at most
+/// `TCPConnection.readAheadLimit` bytes. A consumer that stops reading stops
+/// the re-arming (`pauseReading()` for a handler: what the kernel already
+/// received, at most the socket's receive buffer, is kept in owned copies and
+/// delivered on `resumeReading()`), so memory per connection stays bounded
+/// whatever the peer sends, and no shared buffer is held while nobody reads. EOF ends the
 /// inbound sequence (`nil`) or calls `connectionDidReachEOF`; a reset throws /
 /// reports `IOError` with `.connectionReset`.
 ///
@@ -85,9 +88,9 @@ public final class TCPConnection: @unchecked Sendable {
         }
     }
 
-    /// Most bytes the async `inbound` sequence buffers ahead of its consumer
-    /// before it stops receiving (plus at most a few receive buffers already
-    /// in flight). Receiving resumes once the consumer has drained a quarter.
+    /// Bytes the async `inbound` sequence receives ahead of its consumer
+    /// before it stops receiving (it may overshoot by one receive buffer,
+    /// 16 KiB). Receiving resumes as soon as the consumer takes a chunk.
     public static let readAheadLimit = 256 * 1024
     /// Queued unsent bytes above which `isWritable` turns false.
     public static let writeHighWatermark = 256 * 1024
@@ -406,7 +409,7 @@ public final class TCPConnection: @unchecked Sendable {
         switch reader {
         case .none: return false
         case .handler: return kept.isEmpty
-        case .async: return readWaiter != nil || keptBytes <= TCPConnection.readAheadLimit / 4
+        case .async: return readWaiter != nil || keptBytes < TCPConnection.readAheadLimit
         }
     }
 
@@ -427,7 +430,13 @@ public final class TCPConnection: @unchecked Sendable {
         buffers = ring
         let fd = self.fd
         let group = ring.group
-        let multishot = resources.multishotReceive
+        // A handler consumes each buffer as it arrives: one multishot receive
+        // serves it. The async sequence keeps copies for its consumer, so it
+        // receives one buffer at a time to stop exactly at its read-ahead
+        // limit (a multishot burst could overshoot by the socket's whole
+        // receive buffer before a cancel lands).
+        var multishot = resources.multishotReceive
+        if case .async = reader { multishot = false }
         do {
             receiveID = try eventLoop.submitOperation(self, context: Context.receive) { sqe in
                 sqe.prepareRecv(fd: fd, bufferGroup: group, multishot: multishot)
