@@ -55,9 +55,17 @@ func readExactly(_ count: Int, from connection: TCPConnection) async throws -> [
     return received
 }
 
-/// Deterministic test bytes: `pattern(count, seed)[i]` depends on i and seed.
+/// Deterministic pseudo-random test bytes (a shifted or repeated chunk never
+/// matches by accident).
 func pattern(_ count: Int, seed: UInt8 = 0) -> [UInt8] {
-    (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 8 &+ Int(seed)) }
+    [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+        var x = UInt32(seed) &* 2_654_435_761 &+ 1
+        for i in 0..<count {
+            x = x &* 1_664_525 &+ 1_013_904_223
+            buffer[i] = UInt8(truncatingIfNeeded: x >> 24)
+        }
+        initialized = count
+    }
 }
 
 /// Operations in flight on `loop`, read on the loop.

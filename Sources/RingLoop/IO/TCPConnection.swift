@@ -1092,6 +1092,12 @@ public final class TCPConnection: @unchecked Sendable {
         return keptBytes
     }
 
+    /// Whether a task is suspended in `read()`/`inbound`. Loop thread only.
+    package var hasPendingRead: Bool {
+        eventLoop.preconditionInEventLoop()
+        return readWaiter != nil
+    }
+
     /// Whether a receive operation is armed. Loop thread only.
     package var isReceiving: Bool {
         eventLoop.preconditionInEventLoop()
