@@ -1,0 +1,313 @@
+import CLiburing
+import DequeModule
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A UDP socket driven by one event loop's ring.
+///
+/// ```swift
+/// let socket = try UDPSocket.bind(to: .loopbackIPv4(port: 0), on: loop)
+/// try await socket.send(Array("ping".utf8), to: peer)
+/// let datagram = try await socket.receive()
+/// print(datagram.bytes.count, "bytes from", datagram.sender)
+/// await socket.close()
+/// ```
+///
+/// Each `send` is one datagram (`sendmsg`); each `receive` takes one datagram
+/// (`recvmsg`) with its sender's address. Several may be in flight at once.
+/// Cancelling the awaiting task cancels the kernel operation (a datagram is
+/// never half-taken: a cancelled receive leaves it for the next one); its
+/// buffers stay owned until the kernel's final completion. `close()` cancels
+/// what is in flight, which then fails with `RingLoopError.closed`.
+// Safe to share: every mutable field is touched only on `eventLoop`'s thread
+// (cross-thread calls hop there with `execute`).
+public final class UDPSocket: @unchecked Sendable {
+    /// One received datagram.
+    public struct Datagram: Sendable {
+        /// The payload.
+        public var bytes: [UInt8]
+        /// Who sent it.
+        public var sender: SocketAddress
+        /// The datagram was longer than the receive buffer (64 KiB) and was cut.
+        public var truncated: Bool
+    }
+
+    /// Largest datagram `receive` returns whole.
+    public static let maxDatagramSize = 65_536
+
+    /// The loop whose ring drives this socket.
+    public let eventLoop: EventLoop
+    /// The bound address (with the port the kernel picked for port 0).
+    public let localAddress: SocketAddress
+    /// Succeeds once the socket has closed and its descriptor is released.
+    public let closeFuture: Future<Void>
+
+    /// Owned by this object; -1 once closed.
+    private var fd: Int32
+    private var operationsInFlight = 0
+    /// Datagrams whose receive completed after its caller was cancelled; the
+    /// next receives take them first, so none is lost to a cancel.
+    private var stashed: Deque<Datagram> = []
+    private enum Lifecycle { case open, closing, closed }
+    private var lifecycle = Lifecycle.open
+
+    private init(fd: Int32, loop: EventLoop, address: SocketAddress) {
+        self.fd = fd
+        self.eventLoop = loop
+        self.localAddress = address
+        self.closeFuture = Future(eventLoop: loop)
+    }
+
+    deinit {
+        if fd >= 0 { Socket.close(fd) }
+    }
+
+    /// Binds a UDP socket to `address` (port 0: the kernel picks one). Safe
+    /// from any thread.
+    /// - Throws: `IOError` from `socket`, `setsockopt` or `bind` (`.addressInUse`…).
+    public static func bind(to address: SocketAddress, on loop: EventLoop, reuseAddress: Bool = false) throws(IOError) -> UDPSocket {
+        guard address.family != .unix else { throw IOError("bind", .addressFamilyNotSupported) }
+        let fd = try Socket.open(family: address.addressFamily, type: Int32(SOCK_DGRAM.rawValue))
+        do throws(IOError) {
+            if reuseAddress { try Socket.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt(SO_REUSEADDR)") }
+            try Socket.bind(fd, to: address)
+        } catch {
+            Socket.close(fd)
+            throw error
+        }
+        return UDPSocket(fd: fd, loop: loop, address: Socket.localAddress(fd) ?? address)
+    }
+
+    // MARK: Sending
+
+    /// Sends `bytes` as one datagram to `address`, returning once the kernel
+    /// has taken it.
+    /// - Throws: `IOError` (`.messageTooLong`, `.connectionRefused` after an
+    ///   ICMP error…), `CancellationError`, `RingLoopError.closed`,
+    ///   `RingLoopError.shutDown`.
+    public func send(_ bytes: [UInt8], to address: SocketAddress) async throws {
+        try await eventLoop.awaitOperation { (waiter: AsyncWaiter<Void>) in
+            self.startSend(bytes, to: address) { waiter.resume($0) }
+            .map { id in waiter.onCancel = { self.eventLoop.cancelOperation(id) } }
+        }
+    }
+
+    /// Sends `bytes` as one datagram to `address`; the future succeeds once the
+    /// kernel has taken it. Safe from any thread.
+    @discardableResult
+    public func send(_ bytes: [UInt8], to address: SocketAddress) -> Future<Void> {
+        let future = Future<Void>(eventLoop: eventLoop)
+        let body: @Sendable () -> Void = { _ = self.startSend(bytes, to: address) { future._setResult($0) } }
+        if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
+        return future
+    }
+
+    private func startSend(_ bytes: [UInt8], to address: SocketAddress, _ done: @escaping (Result<Void, any Error>) -> Void) -> OperationID? {
+        guard lifecycle == .open else {
+            done(.failure(RingLoopError.closed))
+            return nil
+        }
+        let operation = SendOperation(socket: self, bytes: bytes, to: address, done: done)
+        let fd = self.fd
+        let message = UnsafePointer(operation.message)
+        do {
+            let id = try eventLoop.submitOperation(operation) { sqe in sqe.prepareSendMessage(fd: fd, message: message) }
+            operationsInFlight += 1
+            return id
+        } catch {
+            done(.failure(error))
+            return nil
+        }
+    }
+
+    // MARK: Receiving
+
+    /// Waits for the next datagram.
+    /// - Throws: `IOError`, `CancellationError` (the datagram, if one arrives,
+    ///   stays for the next receive), `RingLoopError.closed`,
+    ///   `RingLoopError.shutDown`.
+    public func receive() async throws -> Datagram {
+        try await eventLoop.awaitOperation { (waiter: AsyncWaiter<Datagram>) in
+            self.startReceive { result in
+                guard waiter.isWaiting else { return false }
+                waiter.resume(result)
+                return true
+            }
+            .map { id in waiter.onCancel = { self.eventLoop.cancelOperation(id) } }
+        }
+    }
+
+    /// The next datagram, as a future. Safe from any thread.
+    public func receive() -> Future<Datagram> {
+        let future = Future<Datagram>(eventLoop: eventLoop)
+        let body: @Sendable () -> Void = { _ = self.startReceive { future._setResult($0) } }
+        if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
+        return future
+    }
+
+    /// `done` returns whether the caller took the outcome (false once it was cancelled).
+    private func startReceive(_ done: @escaping (Result<Datagram, any Error>) -> Bool) -> OperationID? {
+        guard lifecycle == .open else {
+            _ = done(.failure(RingLoopError.closed))
+            return nil
+        }
+        if let datagram = stashed.popFirst() {
+            if !done(.success(datagram)) { stashed.prepend(datagram) }
+            return nil
+        }
+        let operation = ReceiveOperation(socket: self, done: done)
+        let fd = self.fd
+        let message = operation.message
+        do {
+            let id = try eventLoop.submitOperation(operation) { sqe in sqe.prepareReceiveMessage(fd: fd, message: message) }
+            operationsInFlight += 1
+            return id
+        } catch {
+            _ = done(.failure(error))
+            return nil
+        }
+    }
+
+    fileprivate func stash(_ datagram: Datagram) {
+        if lifecycle == .open { stashed.append(datagram) }
+    }
+
+    /// Maps a failed completion to the error the caller sees.
+    fileprivate func error(_ operation: String, result: Int32) -> any Error {
+        if result == -ECANCELED {
+            if lifecycle != .open { return RingLoopError.closed }
+            if eventLoop.state != .running { return RingLoopError.shutDown }
+            return CancellationError()
+        }
+        return IOError(operation, result: result)
+    }
+
+    fileprivate func operationFinished() {
+        operationsInFlight -= 1
+        finishCloseIfIdle()
+    }
+
+    // MARK: Closing
+
+    /// Cancels what is in flight and releases the descriptor once the kernel is
+    /// done with it; returns `closeFuture`. Safe from any thread; idempotent.
+    @discardableResult
+    public func close() -> Future<Void> {
+        if eventLoop.inEventLoop { beginClose() } else { eventLoop.execute { self.beginClose() } }
+        return closeFuture
+    }
+
+    /// Closes and waits until the descriptor is released.
+    public func close() async {
+        _ = try? await close().get()
+    }
+
+    private func beginClose() {
+        guard lifecycle == .open else { return }
+        lifecycle = .closing
+        if operationsInFlight > 0 { eventLoop.cancelOperations(fd: fd) }
+        finishCloseIfIdle()
+    }
+
+    private func finishCloseIfIdle() {
+        guard lifecycle == .closing, operationsInFlight == 0 else { return }
+        lifecycle = .closed
+        if fd >= 0 {
+            Socket.close(fd)
+            fd = -1
+        }
+        closeFuture._setResult(.success(()))
+    }
+}
+
+/// One datagram being sent: owns the payload, the iovec, the destination
+/// address and the msghdr until the final CQE.
+private final class SendOperation: CompletionHandler {
+    let socket: UDPSocket
+    let bytes: [UInt8]
+    let message: UnsafeMutablePointer<msghdr>
+    private let vector: UnsafeMutablePointer<iovec>
+    private let address: UnsafeMutablePointer<sockaddr_storage>
+    private let done: (Result<Void, any Error>) -> Void
+
+    init(socket: UDPSocket, bytes: [UInt8], to destination: SocketAddress, done: @escaping (Result<Void, any Error>) -> Void) {
+        self.socket = socket
+        self.bytes = bytes
+        self.done = done
+        message = .allocate(capacity: 1)
+        vector = .allocate(capacity: 1)
+        address = .allocate(capacity: 1)
+        let length = destination.write(to: address)
+        // `bytes` is kept alive, unmutated, by this operation until its final CQE.
+        let base = bytes.withUnsafeBytes { $0.baseAddress }
+        vector.initialize(to: iovec(iov_base: UnsafeMutableRawPointer(mutating: base), iov_len: bytes.count))
+        var header = msghdr()
+        header.msg_name = UnsafeMutableRawPointer(address)
+        header.msg_namelen = length
+        header.msg_iov = vector
+        header.msg_iovlen = 1
+        message.initialize(to: header)
+    }
+
+    deinit {
+        message.deallocate()
+        vector.deallocate()
+        address.deallocate()
+    }
+
+    func ringCompleted(result: Int32, flags: UInt32, context: UInt64) {
+        done(result >= 0 ? .success(()) : .failure(socket.error("sendmsg", result: result)))
+        socket.operationFinished()
+    }
+}
+
+/// One datagram being received: owns the buffer, iovec, sender address and
+/// msghdr until the final CQE.
+private final class ReceiveOperation: CompletionHandler {
+    let socket: UDPSocket
+    let message: UnsafeMutablePointer<msghdr>
+    private let buffer: UnsafeMutableRawPointer
+    private let vector: UnsafeMutablePointer<iovec>
+    private let address: UnsafeMutablePointer<sockaddr_storage>
+    private let done: (Result<UDPSocket.Datagram, any Error>) -> Bool
+
+    init(socket: UDPSocket, done: @escaping (Result<UDPSocket.Datagram, any Error>) -> Bool) {
+        self.socket = socket
+        self.done = done
+        buffer = .allocate(byteCount: UDPSocket.maxDatagramSize, alignment: 16)
+        message = .allocate(capacity: 1)
+        vector = .allocate(capacity: 1)
+        address = .allocate(capacity: 1)
+        address.initialize(to: sockaddr_storage())
+        vector.initialize(to: iovec(iov_base: buffer, iov_len: UDPSocket.maxDatagramSize))
+        var header = msghdr()
+        header.msg_name = UnsafeMutableRawPointer(address)
+        header.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        header.msg_iov = vector
+        header.msg_iovlen = 1
+        message.initialize(to: header)
+    }
+
+    deinit {
+        buffer.deallocate()
+        message.deallocate()
+        vector.deallocate()
+        address.deallocate()
+    }
+
+    func ringCompleted(result: Int32, flags: UInt32, context: UInt64) {
+        if result >= 0 {
+            let count = min(Int(result), UDPSocket.maxDatagramSize)
+            let bytes = Array(UnsafeRawBufferPointer(start: buffer, count: count))
+            let sender = SocketAddress(UnsafeRawPointer(address), length: message.pointee.msg_namelen) ?? socket.localAddress
+            let truncated = message.pointee.msg_flags & Int32(MSG_TRUNC) != 0
+            let datagram = UDPSocket.Datagram(bytes: bytes, sender: sender, truncated: truncated)
+            if !done(.success(datagram)) { socket.stash(datagram) }
+        } else {
+            _ = done(.failure(socket.error("recvmsg", result: result)))
+        }
+        socket.operationFinished()
+    }
+}
