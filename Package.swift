@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "RingLoop", targets: ["RingLoop"]),
         .executable(name: "ringloop-demo", targets: ["RingLoopDemo"]),
         .executable(name: "ringloop-micro", targets: ["RingLoopMicro"]),
+        .executable(name: "echo-server", targets: ["EchoServer"]),
+        .executable(name: "echo-client", targets: ["EchoClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -45,6 +47,19 @@ let package = Package(
         .executableTarget(
             name: "RingLoopMicro",
             dependencies: ["RingLoop"],
+            swiftSettings: strict
+        ),
+        // TCP echo server and load-generating client on the public API.
+        .executableTarget(
+            name: "EchoServer",
+            dependencies: ["RingLoop"],
+            path: "Examples/EchoServer",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "EchoClient",
+            dependencies: ["RingLoop"],
+            path: "Examples/EchoClient",
             swiftSettings: strict
         ),
         .testTarget(

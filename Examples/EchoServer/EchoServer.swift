@@ -1,0 +1,169 @@
+import RingLoop
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A TCP echo server: one event loop per core, each with its own
+/// SO_REUSEPORT listener, serving its connections with the zero-allocation
+/// callback API.
+///
+///     swift run -c release echo-server --port 7007 --loops 4
+///
+/// SIGINT or SIGTERM shuts it down gracefully: stop accepting, let every
+/// connection send what it has already received (up to --drain-timeout), close,
+/// print one line of statistics and exit 0.
+@main
+enum EchoServer {
+    static func main() {
+        let options: ServerOptions
+        switch ServerOptions.parse(Array(CommandLine.arguments.dropFirst())) {
+        case let .success(parsed): options = parsed
+        case let .failure(usage):
+            FileHandleOut.stderr(usage.message)
+            exit(usage.message == ServerOptions.usage ? 0 : 2)
+        }
+        // Signals are taken synchronously by the main thread: block them before
+        // any loop thread starts, so every thread inherits the mask.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        do {
+            try run(options, signals: signals)
+        } catch {
+            FileHandleOut.stderr("echo-server: \(error)")
+            exit(1)
+        }
+        exit(0)
+    }
+
+    static func run(_ options: ServerOptions, signals: sigset_t) throws {
+        let group = try EventLoopGroup(numberOfLoops: options.loops)
+        let states = group.loops.map { LoopState(loop: $0) }
+        let address = try SocketAddress(ipAddress: options.host, port: options.port)
+        var listenerOptions = TCPListener.Options()
+        listenerOptions.backlog = options.backlog
+        let listeners = try TCPListener.bind(to: address, on: group, options: listenerOptions)
+        let active = Atomic<Int>(0)
+        let maxConnections = options.maxConnections
+        for (listener, state) in zip(listeners, states) {
+            listener.start { connection in
+                LoopState.bump(state.accepted)
+                guard active.add(1, ordering: .relaxed).newValue <= maxConnections else {
+                    active.subtract(1, ordering: .relaxed)
+                    LoopState.bump(state.rejected)
+                    connection.close()
+                    return
+                }
+                state.add(connection)
+                connection.setHandler(EchoConnection(state: state) { active.subtract(1, ordering: .relaxed) })
+            }
+        }
+        // The benchmark harness reads the port from the first line.
+        FileHandleOut.stdout("PORT \(listeners[0].localAddress.port ?? 0)")
+        let started = Deadline.now()
+        let allocations = AllocationCounter()
+        var last = (time: started, reads: 0, allocations: allocations.count)
+
+        // Wait for SIGINT/SIGTERM, printing periodic statistics if asked.
+        while true {
+            var received: Int32 = 0
+            if let interval = options.statsInterval {
+                let ns = interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000
+                var timeout = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+                var mask = signals
+                received = sigtimedwait(&mask, nil, &timeout)
+                if received < 0 {
+                    let now = Deadline.now()
+                    let reads = states.reduce(0) { $0 + $1.reads.load(ordering: .relaxed) }
+                    let allocs = allocations.count
+                    let seconds = Double((now - last.time).components.attoseconds) / 1e18 + Double((now - last.time).components.seconds)
+                    var line = "stats reads/s=\(Int(Double(reads - last.reads) / seconds)) open=\(states.reduce(0) { $0 + $1.openCount.load(ordering: .relaxed) })"
+                    if let allocs, let before = last.allocations, reads > last.reads {
+                        line += " allocs/read=\(String(Double(allocs - before) / Double(reads - last.reads)))"
+                    }
+                    FileHandleOut.stdout(line)
+                    last = (now, reads, allocs)
+                    continue
+                }
+            } else {
+                var mask = signals
+                sigwait(&mask, &received)
+            }
+            break
+        }
+
+        // Graceful shutdown: stop accepting…
+        for listener in listeners { _ = try? listener.close().wait() }
+        // …let each connection send what it already received, then close…
+        for state in states {
+            state.loop.execute { for connection in state.connections { connection.close(afterPendingWrites: true) } }
+        }
+        let deadline = Deadline.now() + options.drainTimeout
+        while states.contains(where: { $0.openCount.load(ordering: .relaxed) > 0 }), Deadline.now() < deadline {
+            usleep(5_000)
+        }
+        // …and reset whatever did not drain in time.
+        for state in states {
+            state.loop.execute { for connection in state.connections { connection.abort() } }
+        }
+        while states.contains(where: { $0.openCount.load(ordering: .relaxed) > 0 }) { usleep(1_000) }
+        try group.syncShutdownGracefully()
+
+        let elapsed = Deadline.now() - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let reads = states.reduce(0) { $0 + $1.reads.load(ordering: .relaxed) }
+        let bytes = states.reduce(0) { $0 + $1.bytes.load(ordering: .relaxed) }
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        FileHandleOut.stdout(
+            "echo-server: loops=\(options.loops) accepted=\(states.reduce(0) { $0 + $1.accepted.load(ordering: .relaxed) })"
+            + " rejected=\(states.reduce(0) { $0 + $1.rejected.load(ordering: .relaxed) })"
+            + " reads=\(reads) bytes=\(bytes) uptime=\(format(seconds))s cpu=\(format(cpu))s"
+            + (reads > 0 ? " cpu/read=\(format(cpu / Double(reads) * 1e6))us" : "")
+            + " maxrss=\(usage.ru_maxrss / 1024)MiB"
+        )
+    }
+
+    static func format(_ x: Double) -> String {
+        let scaled = (x * 1000).rounded() / 1000
+        return "\(scaled)"
+    }
+}
+
+/// Unbuffered line output (stdout is a pipe under the benchmark harness).
+enum FileHandleOut {
+    static func stdout(_ line: String) { write(1, line + "\n") }
+    static func stderr(_ line: String) { write(2, line + "\n") }
+    private static func write(_ fd: Int32, _ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if n <= 0 { return }
+                offset += n
+            }
+        }
+    }
+}
+
+/// Reads the allocation counter of an LD_PRELOADed malloc interposer that
+/// exports `ringloop_malloc_count` (see Examples/EchoServer/README); nil without one.
+struct AllocationCounter {
+    private let function: (@convention(c) () -> UInt64)?
+
+    init() {
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "ringloop_malloc_count") {
+            function = unsafeBitCast(symbol, to: (@convention(c) () -> UInt64).self)
+        } else {
+            function = nil
+        }
+    }
+
+    var count: Int? { function.map { Int($0()) } }
+}
