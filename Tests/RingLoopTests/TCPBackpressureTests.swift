@@ -75,7 +75,9 @@ struct TCPBackpressureTests {
             #expect(buffered <= TCPConnection.readAheadLimit + 8 * SocketResources.bufferSize, "buffered \(buffered)")
             #expect(lent == 0, "no shared receive buffer is held by a connection that does not read")
             #expect(progress.get < total / 2, "the writer is held back (sent \(progress.get))")
-            #expect(growth < 64 << 20, "RSS grew by \(growth >> 20) MiB while the peer pushed")
+            // (AddressSanitizer's quarantine keeps freed memory resident.)
+            let underASan = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
+            #expect(underASan || growth < 64 << 20, "RSS grew by \(growth >> 20) MiB while the peer pushed")
 
             // Now read everything: every byte arrives, in order.
             var intact = true

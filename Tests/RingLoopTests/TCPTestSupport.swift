@@ -129,11 +129,12 @@ func raiseFileLimit(to wanted: Int) -> Int {
 let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 
 /// "fd -> target" for every open descriptor, except the timerfds Dispatch
-/// opens on demand for timed sleeps (not ours to account for).
+/// opens on demand for timed sleeps and the pipes a sanitizer opens to its
+/// symbolizer (neither is ours to account for).
 func fdNames() -> Set<String> {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
     return Set(names.compactMap { name in
         let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)")) ?? "?"
-        return target.contains("[timerfd]") ? nil : "\(name) -> \(target)"
+        return target.contains("[timerfd]") || target.hasPrefix("pipe:") ? nil : "\(name) -> \(target)"
     })
 }
