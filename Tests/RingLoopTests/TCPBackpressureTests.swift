@@ -218,7 +218,7 @@ struct TCPBackpressureTests {
 
             // Descriptors come back: the waiting clients get accepted and served.
             for fd in fillers { close(fd) }
-            #expect(try await waitUntil { stats.accepted == 4 })
+            #expect(await waitUntil { stats.accepted == 4 })
             for fd in pending {
                 let connection = TCPConnection(taking: FileDescriptor(rawValue: fd), on: loop)
                 try await connection.write([7, 8, 9])

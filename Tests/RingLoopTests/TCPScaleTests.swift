@@ -53,13 +53,13 @@ struct TCPScaleTests {
             #expect(client.readLine() == "CONNECTED \(count)")
             // Every connection is open at once on the server's one loop: one
             // multishot receive armed per connection, plus the accept.
-            #expect(try await waitUntil(timeout: .seconds(10)) { stats.accepted == count })
+            #expect(await waitUntil(timeout: .seconds(10)) { stats.accepted == count })
             #expect(try await inFlight(loop) == count + 1)
             #expect(client.readLine() == "ECHOED \(count)")
             #expect(stats.closed == 0)
             client.closeInput()
             #expect(client.wait() == 0)
-            #expect(try await waitUntil(timeout: .seconds(15)) { stats.closed == count })
+            #expect(await waitUntil(timeout: .seconds(15)) { stats.closed == count })
             await listener.close()
         }
     }
