@@ -54,6 +54,7 @@ let package = Package(
             name: "EchoServer",
             dependencies: ["RingLoop"],
             path: "Examples/EchoServer",
+            exclude: ["README.md"],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -14,14 +14,14 @@ enum EchoClient {
         switch ClientOptions.parse(Array(CommandLine.arguments.dropFirst())) {
         case let .success(parsed): options = parsed
         case let .failure(usage):
-            print(usage.message)
+            say(usage.message)
             exit(usage.message == ClientOptions.usage ? 0 : 2)
         }
         do {
             let errors = try run(options)
             exit(errors == 0 ? 0 : 1)
         } catch {
-            print("echo-client: \(error)")
+            say("echo-client: \(error)")
             exit(1)
         }
     }
@@ -47,6 +47,16 @@ enum EchoClient {
                 for future in pending { connections.append(try future.wait()) }
                 pending.removeAll()
             }
+        }
+
+        if options.hold > .zero {
+            say("echo-client: \(connections.count) connections open, idle for \(options.hold)")
+            let micros = options.hold.components.seconds * 1_000_000 + options.hold.components.attoseconds / 1_000_000_000_000
+            usleep(UInt32(clamping: micros))
+        }
+        if options.duration == .zero {
+            for connection in connections { try? connection.close().wait() }
+            return 0
         }
 
         // Run: each loop drives its own connections and reports when they finish.
@@ -75,7 +85,7 @@ enum EchoClient {
 
         let seconds = Double(options.duration.components.seconds) + Double(options.duration.components.attoseconds) / 1e18
         let mib = Double(total.bytes) / 1_048_576 / seconds
-        print("echo-client: connections=\(options.connections) size=\(options.size) depth=\(options.depth)"
+        say("echo-client: connections=\(options.connections) size=\(options.size) depth=\(options.depth)"
               + " duration=\(seconds)s msgs=\(total.messages) msgs/s=\(Int(Double(total.messages) / seconds))"
               + " MiB/s=\((mib * 10).rounded() / 10) p50=\(total.latencies.quantile(0.5))us"
               + " p99=\(total.latencies.quantile(0.99))us errors=\(total.errors)")
@@ -115,4 +125,17 @@ let RLIMIT_NOFILE_RESOURCE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 final class LoopConfined<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
+}
+
+/// Writes a line to standard output, unbuffered (the output may be a pipe).
+func say(_ line: String) {
+    var text = line + "\n"
+    text.withUTF8 { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            let n = write(1, bytes.baseAddress! + offset, bytes.count - offset)
+            if n <= 0 { return }
+            offset += n
+        }
+    }
 }

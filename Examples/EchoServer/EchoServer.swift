@@ -153,7 +153,7 @@ enum FileHandleOut {
 }
 
 /// Reads the allocation counter of an LD_PRELOADed malloc interposer that
-/// exports `ringloop_malloc_count` (see Examples/EchoServer/README); nil without one.
+/// exports `ringloop_malloc_count` (see README.md here); nil without one.
 struct AllocationCounter {
     private let function: (@convention(c) () -> UInt64)?
 
