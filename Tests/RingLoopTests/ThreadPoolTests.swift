@@ -421,7 +421,7 @@ struct ThreadPoolTests {
     @Test func noPoolThreadIsLeftAliveAfterShutdown() async throws {
         let before = threadCount()
         let pool = ThreadPool(threadCount: 4, name: "tp-threads")
-        #expect(threads(named: "tp-threads").count == 4)
+        #expect(eventually { threads(named: "tp-threads").count == 4 }, "each worker names its thread as it starts")
         _ = try await pool.parallelMap(Array(0..<1000)) { $0 }
         try pool.syncShutdownGracefully()
         #expect(threads(named: "tp-threads").isEmpty)
@@ -515,5 +515,24 @@ struct ThreadPoolTests {
         #expect(callbacks.count == 2, "\(callbacks)")
         #expect(callbacks.contains { $0.hasSuffix("ThreadPoolTests.swift:\(slowLine)") }, "\(callbacks)")
         #expect(callbacks.contains { $0.hasSuffix("ThreadPoolTests.swift:\(submitLine)") }, "\(callbacks)")
+    }
+
+    @Test func slowCompletionHandlerIsLoggedNamingItsType() async throws {
+        let records = Box<[(Logger.Level, String, Logger.Metadata)]>([])
+        var config = EventLoop.Configuration()
+        config.slowCallbackThreshold = .milliseconds(5)
+        config.logger = Logger(label: "test.slow") { _ in CapturingLogHandler(records: records) }
+        let loop = try EventLoop.spawn(configuration: config)
+        let completed = loop.makePromise(of: Void.self)
+        try await loop.submit {
+            _ = try loop.submitOperation(ClosureCompletion { _, _ in
+                usleep(20_000)
+                completed.succeed()
+            }, context: 42) { $0.prepareNop() }
+        }.get()
+        try await completed.future.get()
+        await loop.shutdownGracefully()
+        let callbacks = records.get.compactMap { $0.2["callback"].map { "\($0)" } }
+        #expect(callbacks == ["completion handler ClosureCompletion (context 42)"])
     }
 }

@@ -1,4 +1,5 @@
-/// Gathers the per-chunk outcomes of a `parallelMap` and resumes its caller
+/// Gathers the per-chunk outcomes of a `parallelMap` (chunk `i` produces a
+/// `T`) and resumes its caller, with the outcomes in chunk order,
 /// once every chunk has finished (ran, failed, or was cancelled).
 ///
 /// The first failure wins; it cancels the other chunks (through `cancelRest`,
@@ -8,7 +9,7 @@
 // Safe to share: every mutable field is guarded by `lock`.
 final class ChunkCollector<T: Sendable>: @unchecked Sendable {
     private let lock = Lock()
-    private var results: [[T]?]
+    private var results: [T?]
     private var remaining: Int
     private var failure: (any Error)?
     private var continuation: UnsafeContinuation<[T], any Error>?
@@ -29,7 +30,7 @@ final class ChunkCollector<T: Sendable>: @unchecked Sendable {
     }
 
     /// Records chunk `index`'s outcome; resumes the caller after the last one.
-    func store(_ result: Result<[T], any Error>, at index: Int) {
+    func store(_ result: Result<T, any Error>, at index: Int) {
         var cancel: (@Sendable () -> Void)?
         var finish: (UnsafeContinuation<[T], any Error>, Result<[T], any Error>)?
         lock.withLock {
@@ -50,7 +51,7 @@ final class ChunkCollector<T: Sendable>: @unchecked Sendable {
                 if let failure {
                     finish = (continuation, .failure(failure))
                 } else {
-                    finish = (continuation, .success(results.flatMap { $0 ?? [] }))
+                    finish = (continuation, .success(results.compactMap { $0 }))
                     results = []
                 }
             }

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,7 +26,14 @@ final class PoolQueue: @unchecked Sendable {
     private var queued = JobList()
     private var waiting = JobList()
     private var running = JobList()
+    /// Workers asleep on `workAvailable`, and signals sent to them that no
+    /// worker has woken up for yet: a signal is sent only when some sleeper
+    /// is not already being woken.
     private var idleWorkers = 0
+    private var pendingWakeups = 0
+    /// `queued.count`, readable without the lock by a worker spinning briefly
+    /// before it sleeps.
+    private let queuedCount = Atomic<Int>(0)
     private var liveWorkers: Int
     private var accepting = true
     private var joinState = JoinState.pending
@@ -89,7 +97,8 @@ final class PoolQueue: @unchecked Sendable {
         if waiting.isEmpty && queued.count < capacity {
             job.state = .queued
             queued.append(job)
-            if idleWorkers > 0 { pthread_cond_signal(workAvailable) }
+            queuedCount.store(queued.count, ordering: .relaxed)
+            wakeWorkerIfIdle()
             return nil
         }
         switch onFull {
@@ -124,12 +133,21 @@ final class PoolQueue: @unchecked Sendable {
             queued.remove(job)
             job.state = .done
             promoteWaiter()
+            queuedCount.store(queued.count, ordering: .relaxed)
             return true
         case .running:
             job.requestCancellation()
             return false
         case .cancelledEarly, .done:
             return false
+        }
+    }
+
+    /// Wakes one sleeping worker unless every sleeper is already being woken.
+    private func wakeWorkerIfIdle() {
+        if idleWorkers > pendingWakeups {
+            pendingWakeups += 1
+            pthread_cond_signal(workAvailable)
         }
     }
 
@@ -153,14 +171,15 @@ final class PoolQueue: @unchecked Sendable {
             finished.state = .done
             previous = nil
         }
+        var spun = false
         while true {
             if let job = queued.popFirst() {
                 job.state = .running
                 running.append(job)
                 promoteWaiter()
-                // Pass the baton: a signal may have been absorbed by a worker
-                // that was already awake.
-                if !queued.isEmpty && idleWorkers > 0 { pthread_cond_signal(workAvailable) }
+                queuedCount.store(queued.count, ordering: .relaxed)
+                // Pass the baton: more work, and a sleeper nobody is waking.
+                if !queued.isEmpty { wakeWorkerIfIdle() }
                 lock.unlock()
                 return job
             }
@@ -175,11 +194,31 @@ final class PoolQueue: @unchecked Sendable {
                 for waiter in waiters { waiter() }
                 return nil
             }
+            if !spun {
+                // Work often arrives right behind the last job (a loop
+                // submitting a burst): look again for a few microseconds,
+                // yielding the core, before paying for a sleep and a wakeup.
+                spun = true
+                lock.unlock()
+                var rounds = 0
+                while rounds < PoolQueue.spinRounds && queuedCount.load(ordering: .relaxed) == 0 {
+                    sched_yield()
+                    rounds += 1
+                }
+                lock.lock()
+                continue
+            }
             idleWorkers += 1
             pthread_cond_wait(workAvailable, lock.mutex)
             idleWorkers -= 1
+            if pendingWakeups > 0 { pendingWakeups -= 1 }
+            spun = false
         }
     }
+
+    /// `sched_yield` rounds an idle worker spends looking for work before it
+    /// sleeps.
+    static let spinRounds = 16
 
     // MARK: Shutdown
 
@@ -195,6 +234,7 @@ final class PoolQueue: @unchecked Sendable {
         var dropped: [PoolJob] = []
         if cancellingPending {
             dropped = queued.removeAll() + waiting.removeAll()
+            queuedCount.store(0, ordering: .relaxed)
             for job in dropped { job.state = .done }
             running.forEach { $0.requestCancellation() }
         }

@@ -9,8 +9,8 @@ extension ThreadPool {
     ///     four chunks per worker, so uneven chunks still balance.
     ///   - transform: runs once per element, on a worker.
     /// - Throws: the first error a transform throws (the remaining chunks are
-    ///   then cancelled: unstarted ones are dropped and running ones stop at
-    ///   their next element); `CancellationError` when the task is cancelled;
+    ///   then cancelled: unstarted ones are dropped and running ones stop
+    ///   within 128 elements); `CancellationError` when the task is cancelled;
     ///   `RingLoopError.shutDown` if the pool has shut down. Either way every
     ///   chunk has stopped before this returns.
     ///
@@ -20,6 +20,8 @@ extension ThreadPool {
     /// ```swift
     /// let hashes = try await pool.parallelMap(blocks) { crc32($0) }
     /// ```
+    // Inlinable so the per-element loop is specialized for the caller's types.
+    @inlinable
     public func parallelMap<Items: RandomAccessCollection & Sendable, T: Sendable>(
         _ items: Items,
         chunkSize: Int? = nil,
@@ -27,22 +29,36 @@ extension ThreadPool {
     ) async throws -> [T] where Items.Index == Int, Items.Element: Sendable {
         let count = items.count
         guard count > 0 else { return [] }
-        let size = max(1, chunkSize ?? (count + threadCount * 4 - 1) / (threadCount * 4))
+        let perWorker = threadCount * 4
+        let size = max(1, chunkSize ?? (count + perWorker - 1) / perWorker)
         let start = items.startIndex
-        let chunkCount = (count + size - 1) / size
-        let collector = ChunkCollector<T>(chunks: chunkCount)
-        let jobs: [TypedPoolJob<[T]>] = (0..<chunkCount).map { chunk in
+        let chunks = try await runChunks((count + size - 1) / size) { chunk -> [T] in
             let lower = start + chunk * size
             let upper = min(lower + size, start + count)
-            return TypedPoolJob(body: {
-                var out: [T] = []
-                out.reserveCapacity(upper - lower)
-                for index in lower..<upper {
-                    try ThreadPool.checkCancellation()
-                    out.append(try transform(items[index]))
-                }
-                return out
-            }, delivery: .callback { collector.store($0, at: chunk) })
+            var out: [T] = []
+            out.reserveCapacity(upper - lower)
+            var index = lower
+            while index < upper {
+                if (index - lower) & 127 == 0 { try ThreadPool.checkCancellation() }
+                out.append(try transform(items[index]))
+                index += 1
+            }
+            return out
+        }
+        if chunks.count == 1 { return chunks[0] }
+        var result: [T] = []
+        result.reserveCapacity(count)
+        for chunk in chunks { result.append(contentsOf: chunk) }
+        return result
+    }
+
+    /// Runs `body(0)`, …, `body(count - 1)` as pool jobs and returns their
+    /// results in order; see `parallelMap` for errors and cancellation.
+    @usableFromInline
+    func runChunks<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> T) async throws -> [T] {
+        let collector = ChunkCollector<T>(chunks: count)
+        let jobs: [TypedPoolJob<T>] = (0..<count).map { chunk in
+            TypedPoolJob(body: { try body(chunk) }, delivery: .callback { collector.store($0, at: chunk) })
         }
         let queue = self.queue
         let cancelAll: @Sendable () -> Void = {
