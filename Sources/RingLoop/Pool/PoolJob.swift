@@ -51,26 +51,39 @@ class PoolJob: @unchecked Sendable {
     func abandon(_ error: any Error) {}
 }
 
-/// A `PoolJob` producing a `T`, and where that value goes.
+/// A `PoolJob` producing a `T`, and where that value goes: a future on its
+/// loop, a suspended `run`, or an internal callback (parallel map chunks).
+/// Exactly one of the three is set before admission.
+// Safe to share: as `PoolJob`; the payload (body, future, continuation,
+// callback) is written before admission and afterwards touched only by the
+// single deliverer.
 final class TypedPoolJob<T: Sendable>: PoolJob, @unchecked Sendable {
-    enum Delivery {
-        /// Complete a future on its loop; `file:line` name the submission in
-        /// the loop's slow-callback reports.
-        case future(Future<T>, file: StaticString, line: UInt)
-        /// Resume a suspended `run`.
-        case continuation(UnsafeContinuation<T, any Error>)
-        /// Hand the outcome to internal code (parallel map chunks).
-        case callback(@Sendable (Result<T, any Error>) -> Void)
-    }
-
     /// Dropped once run, so a finished job keeps nothing of the caller alive.
     private var body: (@Sendable () throws -> T)?
-    /// Set before admission; consumed by the single deliverer.
-    var delivery: Delivery?
+    /// Completed on its loop; `file:line` name the submission in the loop's
+    /// slow-callback reports.
+    private var future: Future<T>?
+    private let file: StaticString
+    private let line: UInt
+    /// Resumes a suspended `run`; set just before admission.
+    var continuation: UnsafeContinuation<T, any Error>?
+    private var callback: (@Sendable (Result<T, any Error>) -> Void)?
 
-    init(body: @escaping @Sendable () throws -> T, delivery: Delivery? = nil) {
+    /// A job whose outcome completes `future`.
+    init(body: @escaping @Sendable () throws -> T, future: Future<T>, file: StaticString, line: UInt) {
         self.body = body
-        self.delivery = delivery
+        self.future = future
+        self.file = file
+        self.line = line
+    }
+
+    /// A job whose outcome goes to `continuation` (set before admission) or
+    /// to `callback`.
+    init(body: @escaping @Sendable () throws -> T, callback: (@Sendable (Result<T, any Error>) -> Void)? = nil) {
+        self.body = body
+        self.callback = callback
+        self.file = #fileID
+        self.line = #line
     }
 
     override func execute() {
@@ -85,19 +98,19 @@ final class TypedPoolJob<T: Sendable>: PoolJob, @unchecked Sendable {
     }
 
     private func deliver(_ result: Result<T, any Error>) {
-        guard let delivery else { return }
-        self.delivery = nil
-        switch delivery {
-        case let .future(future, file, line):
+        if let future {
+            self.future = nil
             let loop = future.eventLoop
             if loop.inEventLoop {
                 future._setResult(result)
             } else {
                 loop.execute(file: file, line: line) { future._setResult(result) }
             }
-        case let .continuation(continuation):
+        } else if let continuation {
+            self.continuation = nil
             continuation.resume(with: result)
-        case let .callback(callback):
+        } else if let callback {
+            self.callback = nil
             callback(result)
         }
     }

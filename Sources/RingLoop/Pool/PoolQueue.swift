@@ -308,4 +308,7 @@ final class PoolQueue: @unchecked Sendable {
     var counts: (queued: Int, waiting: Int, running: Int, liveWorkers: Int) {
         lock.withLock { (queued.count, waiting.count, running.count, liveWorkers) }
     }
+
+    /// Whether new work is still admitted (false once shutdown has begun).
+    var isAccepting: Bool { lock.withLock { accepting } }
 }

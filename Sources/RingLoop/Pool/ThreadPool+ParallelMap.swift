@@ -58,7 +58,7 @@ extension ThreadPool {
     func runChunks<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> T) async throws -> [T] {
         let collector = ChunkCollector<T>(chunks: count)
         let jobs: [TypedPoolJob<T>] = (0..<count).map { chunk in
-            TypedPoolJob(body: { try body(chunk) }, delivery: .callback { collector.store($0, at: chunk) })
+            TypedPoolJob(body: { try body(chunk) }, callback: { collector.store($0, at: chunk) })
         }
         let queue = self.queue
         let cancelAll: @Sendable () -> Void = {

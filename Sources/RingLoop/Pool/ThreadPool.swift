@@ -160,7 +160,7 @@ public final class ThreadPool: Sendable, CustomStringConvertible {
         _ body: @escaping @Sendable () throws -> T
     ) -> (future: Future<T>, job: TypedPoolJob<T>) {
         let future = Future<T>(eventLoop: loop)
-        let job = TypedPoolJob(body: body, delivery: .future(future, file: file, line: line))
+        let job = TypedPoolJob(body: body, future: future, file: file, line: line)
         if let error = queue.admit(job, onFull: onFull, operation: "ThreadPool.submit") { job.abandon(error) }
         return (future, job)
     }
