@@ -289,6 +289,45 @@ struct ThreadPoolTests {
         assertDrained(pool)
     }
 
+    @Test func cancelStormDeliversEveryOutcomeExactlyOnce() async throws {
+        let pool = ThreadPool(threadCount: 3, queueCapacity: 256, name: "tp-storm")
+        let n = 20_000
+        let ran = Box([UInt8](repeating: 0, count: n))
+        try await withLoop { loop async throws in
+            let handles = (0..<n).map { i in
+                pool.submitCancellable(on: loop) { () -> Int in
+                    ran.with { $0[i] &+= 1 }
+                    return i
+                }
+            }
+            // Cancel every other job from another thread while workers run
+            // (and admit parked ones) concurrently.
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                Thread.detachNewThread {
+                    for i in stride(from: 0, to: n, by: 2) { handles[i].cancel() }
+                    c.resume()
+                }
+            }
+            let outcomes = try await Future.whenAllComplete(handles.map(\.future), on: loop).get()
+            let ranCounts = ran.get
+            var consistent = true
+            for (i, outcome) in outcomes.enumerated() {
+                switch outcome {
+                case let .success(value):
+                    // Ran once (maybe while being cancelled): the value counts.
+                    if value != i || ranCounts[i] != 1 { consistent = false }
+                case let .failure(error):
+                    // Removed before it ran: never runs.
+                    if !(error is CancellationError) || ranCounts[i] != 0 || i % 2 != 0 { consistent = false }
+                }
+            }
+            #expect(consistent)
+            #expect(ranCounts.allSatisfy { $0 <= 1 })
+        }
+        assertDrained(pool)
+        await pool.shutdownGracefully()
+    }
+
     // MARK: Backpressure
 
     @Test func fullQueueFailsFastOrParksWorkInFIFOOrder() async throws {

@@ -10,8 +10,9 @@ import Glibc
 /// Loop threads only ever take `lock` for a short, non-blocking critical
 /// section (admit, cancel); only worker threads and blocking shutdown callers
 /// (never on a loop) wait on the condition variables.
-// Safe to share: every mutable field is guarded by `lock`; the condition
-// variables are waited on and signalled only with `lock`'s mutex held.
+// Safe to share: every mutable field is guarded by `lock` (`queuedCount` is an
+// atomic mirror, read without it only as a hint); the condition variables are
+// waited on and signalled only with `lock`'s mutex held.
 final class PoolQueue: @unchecked Sendable {
     enum JoinState { case pending, inProgress, done }
 

@@ -42,6 +42,9 @@ import Glibc
 ///
 /// Workers are threads of their own, never loop threads; a loop thread only
 /// takes the pool's lock briefly to enqueue and never waits on the pool.
+/// Work that blocks a worker until other work of the same pool has run (a
+/// `Future.wait()` on a job queued behind it) can deadlock a busy pool:
+/// chain futures or `await` instead.
 public final class ThreadPool: Sendable, CustomStringConvertible {
     /// What `submit` does when the queue is full.
     public enum FullQueuePolicy: Sendable {
