@@ -7,6 +7,7 @@
 /// the last chunk is accounted for, so no chunk still runs when
 /// `parallelMap` returns.
 // Safe to share: every mutable field is guarded by `lock`.
+@usableFromInline
 final class ChunkCollector<T: Sendable>: @unchecked Sendable {
     private let lock = Lock()
     private var results: [T?]
@@ -15,6 +16,7 @@ final class ChunkCollector<T: Sendable>: @unchecked Sendable {
     private var continuation: UnsafeContinuation<[T], any Error>?
     private var cancelRest: (@Sendable () -> Void)?
 
+    @usableFromInline
     init(chunks: Int) {
         results = Array(repeating: nil, count: chunks)
         remaining = chunks
@@ -22,6 +24,7 @@ final class ChunkCollector<T: Sendable>: @unchecked Sendable {
 
     /// Installs the continuation to resume and the action cancelling every
     /// chunk; set before any chunk is admitted.
+    @usableFromInline
     func start(_ continuation: UnsafeContinuation<[T], any Error>, cancelRest: @escaping @Sendable () -> Void) {
         lock.withLock {
             self.continuation = continuation
@@ -30,6 +33,7 @@ final class ChunkCollector<T: Sendable>: @unchecked Sendable {
     }
 
     /// Records chunk `index`'s outcome; resumes the caller after the last one.
+    @usableFromInline
     func store(_ result: Result<T, any Error>, at index: Int) {
         var cancel: (@Sendable () -> Void)?
         var finish: (UnsafeContinuation<[T], any Error>, Result<[T], any Error>)?

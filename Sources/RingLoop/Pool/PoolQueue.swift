@@ -13,6 +13,7 @@ import Glibc
 // Safe to share: every mutable field is guarded by `lock` (`queuedCount` is an
 // atomic mirror, read without it only as a hint); the condition variables are
 // waited on and signalled only with `lock`'s mutex held.
+@usableFromInline
 final class PoolQueue: @unchecked Sendable {
     enum JoinState { case pending, inProgress, done }
 
@@ -67,6 +68,7 @@ final class PoolQueue: @unchecked Sendable {
     /// else into the waiter FIFO (`.wait`) or not at all (`.fail`). Returns the
     /// error to fail the job with when it was not admitted; the caller
     /// delivers it, outside the lock.
+    @usableFromInline
     func admit(_ job: PoolJob, onFull: ThreadPool.FullQueuePolicy, operation: StaticString) -> (any Error)? {
         lock.lock()
         defer { lock.unlock() }
@@ -76,6 +78,7 @@ final class PoolQueue: @unchecked Sendable {
     /// Admits `jobs` in order under one lock acquisition, waiting for slots
     /// as needed. Returns the jobs refused (shutdown, or cancelled before
     /// admission) with their errors.
+    @usableFromInline
     func admit(batch jobs: [PoolJob], operation: StaticString) -> [(PoolJob, any Error)] {
         var refused: [(PoolJob, any Error)] = []
         lock.lock()
@@ -119,6 +122,7 @@ final class PoolQueue: @unchecked Sendable {
     /// waiter FIFO before running: the caller then fails it with
     /// `CancellationError` (outside the lock). A running job has its flag set
     /// and finishes on its own; a job not yet admitted is failed by admission.
+    @usableFromInline
     func cancel(_ job: PoolJob) -> Bool {
         lock.lock()
         defer { lock.unlock() }

@@ -20,6 +20,7 @@ extension ThreadPool {
     /// ```swift
     /// let thumbnail = try await pool.run { try Image(data).scaled(to: 128) }
     /// ```
+    @inlinable
     public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         let job = TypedPoolJob(body: body)
         let queue = self.queue

@@ -54,7 +54,7 @@ extension ThreadPool {
 
     /// Runs `body(0)`, …, `body(count - 1)` as pool jobs and returns their
     /// results in order; see `parallelMap` for errors and cancellation.
-    @usableFromInline
+    @inlinable
     func runChunks<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> T) async throws -> [T] {
         let collector = ChunkCollector<T>(chunks: count)
         let jobs: [TypedPoolJob<T>] = (0..<count).map { chunk in

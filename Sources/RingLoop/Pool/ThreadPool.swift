@@ -59,7 +59,7 @@ public final class ThreadPool: Sendable, CustomStringConvertible {
     public let name: String
     /// Number of worker threads.
     public let threadCount: Int
-    let queue: PoolQueue
+    @usableFromInline let queue: PoolQueue
     private let threads: [pthread_t]
 
     /// Starts `threadCount` worker threads.
@@ -114,6 +114,7 @@ public final class ThreadPool: Sendable, CustomStringConvertible {
     /// ```swift
     /// pool.submit(on: loop) { render(page) }.whenSuccess { html in … }
     /// ```
+    @inlinable
     public func submit<T: Sendable>(
         on loop: EventLoop,
         onFull: FullQueuePolicy = .wait,
@@ -129,6 +130,7 @@ public final class ThreadPool: Sendable, CustomStringConvertible {
     /// - Throws: `RingLoopError.noEventLoop` when called off every loop thread
     ///   (there is no loop to deliver on: use `submit(on:)`). Every other
     ///   failure arrives through the future.
+    @inlinable
     public func submit<T: Sendable>(
         onFull: FullQueuePolicy = .wait,
         file: StaticString = #fileID, line: UInt = #line,
@@ -138,26 +140,21 @@ public final class ThreadPool: Sendable, CustomStringConvertible {
         return enqueue(on: loop, onFull: onFull, file: file, line: line, body).future
     }
 
-    /// Like `submit(on:onFull:_:)`, with a handle to cancel the work.
-    ///
-    /// `cancel()` (from any thread) removes the work if it has not started
-    /// (the future fails with `CancellationError`), raises its
-    /// `ThreadPool.isCancelled` flag if it is running (the future gets its
-    /// outcome), and does nothing once it has finished.
+    /// Like `submit(on:onFull:_:)`, with a handle to cancel the work (see
+    /// `PoolWork.cancel()`).
+    @inlinable
     public func submitCancellable<T: Sendable>(
         on loop: EventLoop,
         onFull: FullQueuePolicy = .wait,
         file: StaticString = #fileID, line: UInt = #line,
         _ body: @escaping @Sendable () throws -> T
-    ) -> Scheduled<T> {
+    ) -> PoolWork<T> {
         let (future, job) = enqueue(on: loop, onFull: onFull, file: file, line: line, body)
-        let queue = self.queue
-        return Scheduled(future: future) {
-            if queue.cancel(job) { job.abandon(CancellationError()) }
-        }
+        return PoolWork(future: future, job: job, queue: queue)
     }
 
-    private func enqueue<T: Sendable>(
+    @inlinable
+    func enqueue<T: Sendable>(
         on loop: EventLoop, onFull: FullQueuePolicy,
         file: StaticString, line: UInt,
         _ body: @escaping @Sendable () throws -> T
