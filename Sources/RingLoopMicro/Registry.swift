@@ -4,6 +4,7 @@ enum Registry {
     static func all() -> [BenchCase] {
         var cases: [BenchCase] = []
         cases += CoreBench.cases()
+        cases += PoolBench.cases()
         return cases
     }
 }

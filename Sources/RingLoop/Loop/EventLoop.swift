@@ -245,6 +245,14 @@ public final class EventLoop: @unchecked Sendable {
 
     private func runUntilShutdown() {
         CurrentLoop.set(self)
+        if let threshold = configuration.slowCallbackThreshold {
+            // Unowned: the ring, and so this closure, lives no longer than the loop.
+            ring.invokeHandler = { [unowned self] handler, result, flags, context in
+                let start = Deadline.now()
+                handler.ringCompleted(result: result, flags: flags, context: context)
+                reportIfSlow("completion handler \(type(of: handler)) (context \(context))", since: start, threshold: threshold)
+            }
+        }
         armWakeup()
         while tick() {}
         finish()

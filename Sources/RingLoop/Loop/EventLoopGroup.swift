@@ -57,6 +57,9 @@ public final class EventLoopGroup: Sendable {
     /// Shuts every loop down, blocking the calling thread until done.
     /// - Throws: `RingLoopError.blockingWaitOnEventLoop` on a loop thread.
     public func syncShutdownGracefully() throws(RingLoopError) {
+        // Refuse before starting anything: otherwise every loop would be shut
+        // down by a call that then reports failure.
+        if CurrentLoop.isLoopThread { throw .blockingWaitOnEventLoop(operation: "EventLoopGroup.syncShutdownGracefully") }
         for loop in loops { loop.shutdownGracefully {} }
         for loop in loops { try loop.syncShutdownGracefully() }
     }

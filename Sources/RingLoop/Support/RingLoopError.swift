@@ -20,6 +20,15 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
     case timedOut
     /// The queue or channel is closed.
     case closed
+    /// A bounded queue (a `ThreadPool`'s) was full and the caller asked to
+    /// fail rather than wait.
+    case queueFull(operation: String, capacity: Int)
+    /// An operation that delivers its result on an event loop was called off
+    /// every loop thread without naming the loop (pass `on: loop`).
+    case noEventLoop(operation: String)
+    /// A blocking wait was attempted on one of a thread pool's own worker
+    /// threads, which would wait for itself forever.
+    case blockingWaitOnPoolWorker(operation: String)
 
     public var description: String {
         switch self {
@@ -35,6 +44,12 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
             return "RingLoop: the deadline passed"
         case .closed:
             return "RingLoop: closed"
+        case let .queueFull(operation, capacity):
+            return "RingLoop: \(operation) refused: the queue is full (capacity \(capacity)); wait, or retry later"
+        case let .noEventLoop(operation):
+            return "RingLoop: \(operation) was called off any event loop; pass the loop to deliver the result on (`on: loop`)"
+        case let .blockingWaitOnPoolWorker(operation):
+            return "RingLoop: \(operation) was called on one of the pool's own worker threads and would wait for itself"
         }
     }
 }
