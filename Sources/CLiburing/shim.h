@@ -17,6 +17,10 @@
 #include <errno.h>
 #include <time.h>
 #include <linux/time_types.h>
+// struct statx and STATX_*, FALLOC_FL_*: glibc declares its own copies only
+// under _GNU_SOURCE, which must not be defined ahead of the headers above.
+#include <linux/stat.h>
+#include <linux/falloc.h>
 // swift-system's CSystem module includes the kernel's <linux/io_uring.h>;
 // liburing ships its own copy under the same include guard. Including the
 // kernel's first makes both modules see one definition of io_uring_sqe
@@ -69,6 +73,12 @@ static inline void ringloop_sqe_select_buffer(struct io_uring_sqe *sqe,
 }
 
 static inline int ringloop_errno(void) { return errno; }
+
+// File constants glibc only names under _GNU_SOURCE. O_DIRECT and O_TMPFILE
+// differ between architectures, so they come from glibc's own spelling.
+static const int ringloop_O_DIRECT = __O_DIRECT;
+static const int ringloop_AT_EMPTY_PATH = 0x1000;
+static const int ringloop_RENAME_NOREPLACE = 1;
 
 // Names the calling thread (15 bytes at most), as shown by top -H and gdb.
 static inline void ringloop_set_thread_name(const char *name) {

@@ -51,6 +51,8 @@ final class Ring {
     /// When set, completion handlers are called through this instead of
     /// directly (the loop times them for its slow-callback reports).
     var invokeHandler: ((CompletionHandler, Int32, UInt32, UInt64) -> Void)?
+    /// Registered ("fixed") buffers and files.
+    private var fixedTables = FixedResourceTables()
 
     /// Sets up a ring, trying the most efficient flags first and falling back
     /// when the kernel refuses them (`EINVAL`).
@@ -233,6 +235,24 @@ final class Ring {
     func unregisterBufferRing(group: UInt16) {
         guard !isClosed else { return }
         _ = io_uring_unregister_buf_ring(ring, Int32(group))
+    }
+
+    /// Registers a buffer in the ring's fixed-buffer table; returns its slot.
+    func registerBuffer(address: UnsafeMutableRawPointer, count: Int) -> Result<UInt16, Errno> {
+        fixedTables.registerBuffer(ring, address: address, count: count)
+    }
+
+    func unregisterBuffer(slot: UInt16) {
+        fixedTables.unregisterBuffer(ring, slot: slot)
+    }
+
+    /// Registers a descriptor in the ring's fixed-file table; returns its slot.
+    func registerFile(fd: Int32) -> Result<UInt32, Errno> {
+        fixedTables.registerFile(ring, fd: fd)
+    }
+
+    func unregisterFile(slot: UInt32) {
+        fixedTables.unregisterFile(ring, slot: slot)
     }
 
     /// Whether the kernel supports `opcode`.

@@ -1,0 +1,40 @@
+/// A file operation with no memory for the kernel to touch: fsync, fdatasync,
+/// fallocate, ftruncate, close. Its result is the CQE's (0 on success).
+final class SimpleRequest: FileRequest {
+    enum Kind {
+        case sync(dataOnly: Bool)
+        case allocate(mode: Int32, offset: Int64, length: Int64)
+        case truncate(length: Int64)
+        case close
+    }
+
+    private let kind: Kind
+    private let target: FileTarget
+
+    init(loop: EventLoop, kind: Kind, target: FileTarget, completion: @escaping (Result<Int, any Error>) -> Void) {
+        self.kind = kind
+        self.target = target
+        let name: String
+        switch kind {
+        case let .sync(dataOnly): name = dataOnly ? "fdatasync" : "fsync"
+        case .allocate: name = "fallocate"
+        case .truncate: name = "ftruncate"
+        case .close: name = "close"
+        }
+        super.init(loop: loop, operation: name, completion: completion)
+    }
+
+    override func prepare(_ sqe: SQE) {
+        switch kind {
+        case let .sync(dataOnly): sqe.prepareFsync(fd: target.fd, dataOnly: dataOnly)
+        case let .allocate(mode, offset, length): sqe.prepareFallocate(fd: target.fd, mode: mode, offset: offset, length: length)
+        case let .truncate(length): sqe.prepareFtruncate(fd: target.fd, length: length)
+        case .close:
+            // IORING_OP_CLOSE takes a plain descriptor; a registered slot is
+            // emptied before this is submitted.
+            sqe.prepareClose(fd: target.fd)
+            return
+        }
+        if target.isFixed { sqe.useFixedFile() }
+    }
+}
