@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "ringloop-micro", targets: ["RingLoopMicro"]),
         .executable(name: "echo-server", targets: ["EchoServer"]),
         .executable(name: "echo-client", targets: ["EchoClient"]),
+        .executable(name: "file-copy", targets: ["FileCopy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -40,6 +41,13 @@ let package = Package(
             name: "RingLoopDemo",
             dependencies: ["RingLoop"],
             path: "Examples/Demo",
+            swiftSettings: strict
+        ),
+        // Copies a file with a pipeline of io_uring reads and writes.
+        .executableTarget(
+            name: "FileCopy",
+            dependencies: ["RingLoop"],
+            path: "Examples/FileCopy",
             swiftSettings: strict
         ),
         // Micro-benchmarks of the runtime's parts against in-process peers

@@ -1,0 +1,49 @@
+import RingLoop
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// file-copy's entry point: parse the command line, run the copy on an
+/// event loop on this thread, print at most one line on failure.
+enum FileCopyTool {
+    static func main() -> Never {
+        let status: Int32
+        do {
+            let options = try CopyOptions.parse(Array(CommandLine.arguments.dropFirst()))
+            PartialFile.installHandlers()
+            status = run(options)
+        } catch {
+            report(error.message, toStandardOutput: error.exitStatus == 0)
+            status = error.exitStatus
+        }
+        exit(status)
+    }
+
+    /// Runs the copy with this thread as the loop's; returns the exit status.
+    private static func run(_ options: CopyOptions) -> Int32 {
+        let outcome = LockedValue<CopyError?>(nil)
+        do {
+            try EventLoop.runOnCurrentThread { loop in
+                Task(executorPreference: loop) {
+                    do throws(CopyError) {
+                        try await FileCopier(options: options, loop: loop).run()
+                    } catch {
+                        outcome.withLockedValue { $0 = error }
+                    }
+                    loop.shutdownGracefully {}
+                }
+            }
+        } catch {
+            report("file-copy: \(error)", toStandardOutput: false)
+            return 1
+        }
+        guard let error = outcome.withLockedValue({ $0 }) else { return 0 }
+        report(error.message, toStandardOutput: false)
+        return error.exitStatus
+    }
+
+    private static func report(_ message: String, toStandardOutput: Bool) {
+        var text = message + "\n"
+        text.withUTF8 { bytes in _ = write(toStandardOutput ? STDOUT_FILENO : STDERR_FILENO, bytes.baseAddress, bytes.count) }
+    }
+}

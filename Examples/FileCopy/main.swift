@@ -1,0 +1,1 @@
+FileCopyTool.main()
