@@ -73,7 +73,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RingLoopTests",
-            dependencies: ["RingLoop"],
+            dependencies: ["RingLoop", "FileCopy"],
             swiftSettings: strict
         ),
     ]
