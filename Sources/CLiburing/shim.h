@@ -17,10 +17,6 @@
 #include <errno.h>
 #include <time.h>
 #include <linux/time_types.h>
-// struct statx and STATX_*, FALLOC_FL_*: glibc declares its own copies only
-// under _GNU_SOURCE, which must not be defined ahead of the headers above.
-#include <linux/stat.h>
-#include <linux/falloc.h>
 // swift-system's CSystem module includes the kernel's <linux/io_uring.h>;
 // liburing ships its own copy under the same include guard. Including the
 // kernel's first makes both modules see one definition of io_uring_sqe
@@ -74,11 +70,56 @@ static inline void ringloop_sqe_select_buffer(struct io_uring_sqe *sqe,
 
 static inline int ringloop_errno(void) { return errno; }
 
-// File constants glibc only names under _GNU_SOURCE. O_DIRECT and O_TMPFILE
-// differ between architectures, so they come from glibc's own spelling.
+// The kernel's struct statx (a stable ABI, 256 bytes). Glibc declares it only
+// under _GNU_SOURCE, and <linux/stat.h>'s copy breaks release builds: once
+// Swift code reads its timestamps' tv_sec/tv_nsec fields, the @inlinable
+// `Deadline.now()` resolves `timespec` through this module and fails to
+// compile. Hence this copy, with other field names.
+struct ringloop_statx_timestamp {
+    int64_t seconds;
+    uint32_t nanoseconds;
+    int32_t reserved;
+};
+struct ringloop_statx {
+    uint32_t stx_mask;
+    uint32_t stx_blksize;
+    uint64_t stx_attributes;
+    uint32_t stx_nlink;
+    uint32_t stx_uid;
+    uint32_t stx_gid;
+    uint16_t stx_mode;
+    uint16_t spare0;
+    uint64_t stx_ino;
+    uint64_t stx_size;
+    uint64_t stx_blocks;
+    uint64_t stx_attributes_mask;
+    struct ringloop_statx_timestamp stx_atime;
+    struct ringloop_statx_timestamp stx_btime;
+    struct ringloop_statx_timestamp stx_ctime;
+    struct ringloop_statx_timestamp stx_mtime;
+    uint32_t stx_rdev_major;
+    uint32_t stx_rdev_minor;
+    uint32_t stx_dev_major;
+    uint32_t stx_dev_minor;
+    uint64_t spare[14];
+};
+_Static_assert(sizeof(struct ringloop_statx) == 256, "struct statx is 256 bytes");
+static const unsigned ringloop_STATX_BASIC_STATS = 0x7ff;
+static const unsigned ringloop_STATX_BTIME = 0x800;
+
+static inline void ringloop_prep_statx(struct io_uring_sqe *sqe, int dfd, const char *path,
+                                       int flags, unsigned mask, struct ringloop_statx *buffer) {
+    io_uring_prep_statx(sqe, dfd, path, flags, mask, (struct statx *)buffer);
+}
+
+// File constants glibc only names under _GNU_SOURCE. O_DIRECT differs between
+// architectures, so it comes from glibc's own spelling.
 static const int ringloop_O_DIRECT = __O_DIRECT;
 static const int ringloop_AT_EMPTY_PATH = 0x1000;
 static const int ringloop_RENAME_NOREPLACE = 1;
+// From <linux/falloc.h> (the same on every architecture).
+static const int ringloop_FALLOC_FL_KEEP_SIZE = 0x01;
+static const int ringloop_FALLOC_FL_PUNCH_HOLE = 0x02;
 
 // Names the calling thread (15 bytes at most), as shown by top -H and gdb.
 static inline void ringloop_set_thread_name(const char *name) {

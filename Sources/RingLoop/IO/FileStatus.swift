@@ -87,11 +87,11 @@ public struct FileStatus: Sendable, Hashable {
         inode = raw.stx_ino
         deviceMajor = raw.stx_dev_major
         deviceMinor = raw.stx_dev_minor
-        accessTime = Time(seconds: raw.stx_atime.tv_sec, nanoseconds: raw.stx_atime.tv_nsec)
-        modificationTime = Time(seconds: raw.stx_mtime.tv_sec, nanoseconds: raw.stx_mtime.tv_nsec)
-        changeTime = Time(seconds: raw.stx_ctime.tv_sec, nanoseconds: raw.stx_ctime.tv_nsec)
+        accessTime = Time(seconds: raw.stx_atime.seconds, nanoseconds: raw.stx_atime.nanoseconds)
+        modificationTime = Time(seconds: raw.stx_mtime.seconds, nanoseconds: raw.stx_mtime.nanoseconds)
+        changeTime = Time(seconds: raw.stx_ctime.seconds, nanoseconds: raw.stx_ctime.nanoseconds)
         let hasBirthTime = raw.stx_mask & FileConstants.statxBirthTime != 0
-        creationTime = hasBirthTime ? Time(seconds: raw.stx_btime.tv_sec, nanoseconds: raw.stx_btime.tv_nsec) : nil
+        creationTime = hasBirthTime ? Time(seconds: raw.stx_btime.seconds, nanoseconds: raw.stx_btime.nanoseconds) : nil
     }
 
     /// Whether both describe the same file (device and inode).

@@ -9,18 +9,18 @@ enum FileConstants {
     static let direct = ringloop_O_DIRECT
     static let emptyPath = ringloop_AT_EMPTY_PATH
     static let renameNoReplace = UInt32(ringloop_RENAME_NOREPLACE)
-    static let fallocateKeepSize = Int32(FALLOC_FL_KEEP_SIZE)
-    static let fallocatePunchHole = Int32(FALLOC_FL_PUNCH_HOLE)
+    static let fallocateKeepSize = ringloop_FALLOC_FL_KEEP_SIZE
+    static let fallocatePunchHole = ringloop_FALLOC_FL_PUNCH_HOLE
     static let removeDirectory = Int32(AT_REMOVEDIR)
     static let noFollowSymlinks = Int32(AT_SYMLINK_NOFOLLOW)
-    static let statxBasic = UInt32(STATX_BASIC_STATS) | UInt32(STATX_BTIME)
-    static let statxBirthTime = UInt32(STATX_BTIME)
+    static let statxBasic = ringloop_STATX_BASIC_STATS | ringloop_STATX_BTIME
+    static let statxBirthTime = ringloop_STATX_BTIME
     /// `IORING_OP_FTRUNCATE` (Linux 6.9), newer than liburing 2.3's headers.
     static let opFtruncate: Int32 = 55
 }
 
 /// The statx(2) result buffer, owned by the operation that fills it.
-typealias StatxBuffer = statx
+typealias StatxBuffer = ringloop_statx
 
 /// Preparation of file operations: thin wrappers over liburing's `prep_*`.
 /// Every pointer passed in must stay valid until the operation's final CQE;
@@ -54,7 +54,7 @@ extension SQE {
     }
 
     func prepareStatx(directory: Int32, path: UnsafePointer<CChar>, flags: Int32, mask: UInt32, into buffer: UnsafeMutablePointer<StatxBuffer>) {
-        io_uring_prep_statx(raw, directory, path, flags, mask, buffer)
+        ringloop_prep_statx(raw, directory, path, flags, mask, buffer)
     }
 
     func prepareFallocate(fd: Int32, mode: Int32, offset: Int64, length: Int64) {
