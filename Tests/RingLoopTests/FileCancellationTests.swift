@@ -111,6 +111,22 @@ struct FileCancellationTests {
         }
     }
 
+    @Test func shutdownEndsAReadInFlightWithShutDown() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = dir.appending("fifo")
+            guard mkfifo(path.string, 0o600) == 0 else { throw IOError("mkfifo", Errno(rawValue: errno)) }
+            let fds = openFDCount()
+            let loop = try EventLoop.spawn()
+            let fifo = try await File.open(path, .readWrite, on: loop)
+            let read: Future<Int> = fifo.read(into: FileBuffer(capacity: 64), at: 0)
+            #expect(eventually { (try? loop.submit { loop.inFlightOperations }.wait()) == 1 })
+            await loop.shutdownGracefully()
+            await #expect(throws: RingLoopError.shutDown) { _ = try await read.get() }
+            try await fifo.close()
+            #expect(openFDCount() == fds)
+        }
+    }
+
     @Test func cancellingAFileReadInFlightEndsCleanly() async throws {
         try await withTemporaryDirectory { dir in
             try await withLoop { loop in
