@@ -30,10 +30,10 @@
 public final class AsyncBarrier: WaiterOwner, @unchecked Sendable {
     typealias Node = Waiter<Int, Void>
 
-    let stateLock = Lock()
+    @usableFromInline let stateLock = Lock()
     /// Callers that have arrived in the current round (one fewer than
     /// `parties` at most).
-    private var waiters = WaiterQueue<Node>(tag: 1)
+    @exclusivity(unchecked) private var waiters = WaiterQueue<Node>(tag: 1)
 
     /// How many callers each round waits for.
     public let parties: Int
@@ -78,6 +78,7 @@ public final class AsyncBarrier: WaiterOwner, @unchecked Sendable {
         return .completed(.success(index))
     }
 
+    @usableFromInline
     func withdrawLocked(_ node: WaiterNode, reason: WithdrawReason, into wakeups: inout Wakeups) {
         waiters.remove(node)
         unsafeDowncast(node, to: Node.self).complete(.failure(reason.error), into: &wakeups)

@@ -35,9 +35,9 @@
 public final class AsyncCondition: WaiterOwner, @unchecked Sendable {
     /// The lock every waiter holds around `wait`.
     public let lock: AsyncLock
-    private var waiters = WaiterQueue<AsyncLock.Node>(tag: 2)
+    @exclusivity(unchecked) private var waiters = WaiterQueue<AsyncLock.Node>(tag: 2)
 
-    var stateLock: Lock { lock.stateLock }
+    @usableFromInline var stateLock: Lock { lock.stateLock }
 
     /// A condition over `lock` (a new lock by default).
     public init(lock: AsyncLock = AsyncLock()) {
@@ -116,6 +116,7 @@ public final class AsyncCondition: WaiterOwner, @unchecked Sendable {
         return .queued
     }
 
+    @usableFromInline
     func withdrawLocked(_ node: WaiterNode, reason: WithdrawReason, into wakeups: inout Wakeups) {
         // Already notified (re-acquiring the lock): it returns normally.
         guard waiters.contains(node) else { return }

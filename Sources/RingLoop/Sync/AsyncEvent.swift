@@ -23,10 +23,10 @@
 public final class AsyncEvent: WaiterOwner, @unchecked Sendable {
     typealias Node = Waiter<Void, Void>
 
-    let stateLock = Lock()
+    @usableFromInline let stateLock = Lock()
     /// Invariant: `flag` implies `waiters.isEmpty`.
-    private var flag: Bool
-    private var waiters = WaiterQueue<Node>(tag: 1)
+    @exclusivity(unchecked) private var flag: Bool
+    @exclusivity(unchecked) private var waiters = WaiterQueue<Node>(tag: 1)
 
     /// A new event, clear unless `isSet`.
     public init(isSet: Bool = false) {
@@ -59,12 +59,20 @@ public final class AsyncEvent: WaiterOwner, @unchecked Sendable {
     /// Waits until the event is set (returns at once if it is).
     /// - Throws: `CancellationError`; `RingLoopError.timedOut` once
     ///   `deadline` passes.
+    @inlinable
     nonisolated(nonsending) public func wait(deadline: Deadline = .distantFuture) async throws {
         if isSet { return }
+        try await waitSlowly(deadline: deadline)
+    }
+
+    /// Waits for the next `set()` (the fast path found the event clear).
+    @usableFromInline
+    nonisolated(nonsending) func waitSlowly(deadline: Deadline) async throws {
         try await suspend(Node(()), deadline: deadline) { node, _ in admit(node) }
     }
 
     /// Waits at most `timeout` for the event.
+    @inlinable
     nonisolated(nonsending) public func wait(timeout: Duration) async throws {
         try await wait(deadline: .now() + timeout)
     }
@@ -81,6 +89,7 @@ public final class AsyncEvent: WaiterOwner, @unchecked Sendable {
         return .queued
     }
 
+    @usableFromInline
     func withdrawLocked(_ node: WaiterNode, reason: WithdrawReason, into wakeups: inout Wakeups) {
         waiters.remove(node)
         unsafeDowncast(node, to: Node.self).complete(.failure(reason.error), into: &wakeups)

@@ -23,17 +23,20 @@
 /// the lock, as if it had never asked. A lock that is free is acquired without
 /// suspending, even by a cancelled task.
 // Safe to share: `locked` and `waiters` are guarded by `stateLock`.
+// `@exclusivity(unchecked)` (here and in the other primitives): the state is
+// only touched under `stateLock`, never by overlapping accesses, so dynamic
+// exclusivity checks would only cost (a third of an uncontended lock/unlock).
 public final class AsyncLock: WaiterOwner, @unchecked Sendable {
     /// A lock waiter. Its payload is the error to throw once it holds the lock
     /// again: set for an `AsyncCondition` waiter cancelled or timed out while
     /// waiting, which must re-acquire the lock before it throws.
     typealias Node = Waiter<Void, (any Error)?>
 
-    let stateLock = Lock()
+    @usableFromInline let stateLock = Lock()
     /// Invariant: `!locked` implies `waiters.isEmpty` (a release with
     /// waiters hands the lock over, never frees it).
-    private var locked = false
-    private var waiters = WaiterQueue<Node>(tag: 1)
+    @exclusivity(unchecked) private var locked = false
+    @exclusivity(unchecked) private var waiters = WaiterQueue<Node>(tag: 1)
 
     /// A new, unlocked lock.
     public init() {}
@@ -58,13 +61,16 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
     /// Acquires the lock, waiting in line for it.
     /// - Throws: `CancellationError` if the task is cancelled while waiting
     ///   (the lock is then not held).
+    @inlinable
     nonisolated(nonsending) public func lock() async throws {
-        try await lock(deadline: .distantFuture)
+        if tryLock() { return }
+        try await lockSlowly(deadline: .distantFuture)
     }
 
     /// Acquires the lock, waiting at most `timeout`.
     /// - Throws: `RingLoopError.timedOut`, or `CancellationError`; in both
     ///   cases the lock is not held.
+    @inlinable
     nonisolated(nonsending) public func lock(timeout: Duration) async throws {
         try await lock(deadline: .now() + timeout)
     }
@@ -72,8 +78,15 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
     /// Acquires the lock, waiting until `deadline` at most.
     /// - Throws: `RingLoopError.timedOut`, or `CancellationError`; in both
     ///   cases the lock is not held.
+    @inlinable
     nonisolated(nonsending) public func lock(deadline: Deadline) async throws {
         if tryLock() { return }
+        try await lockSlowly(deadline: deadline)
+    }
+
+    /// Waits in line for the lock (the fast path failed).
+    @usableFromInline
+    nonisolated(nonsending) func lockSlowly(deadline: Deadline) async throws {
         try await suspend(Node(nil), deadline: deadline) { node, _ in admit(node) }
     }
 
@@ -103,6 +116,7 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
     /// Runs `body` holding the lock, and releases it however `body` ends.
     /// - Throws: `CancellationError` if cancelled while waiting for the lock
     ///   (`body` then does not run); whatever `body` throws.
+    @inlinable
     nonisolated(nonsending) public func withLock<T>(_ body: () async throws -> T) async throws -> T {
         try await withLock(deadline: .distantFuture, body)
     }
@@ -110,6 +124,7 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
     /// Runs `body` holding the lock, waiting for it until `deadline` at most.
     /// - Throws: `RingLoopError.timedOut` or `CancellationError` while
     ///   waiting (`body` then does not run); whatever `body` throws.
+    @inlinable
     nonisolated(nonsending) public func withLock<T>(
         deadline: Deadline,
         _ body: () async throws -> T
@@ -131,7 +146,8 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
     }
 
     /// Releases a lock known to be held (by `withLock`).
-    private func release() {
+    @usableFromInline
+    func release() {
         var wakeups = Wakeups()
         stateLock.lock()
         releaseLocked(into: &wakeups)
@@ -162,6 +178,7 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
     /// Whether the lock is held (`stateLock` held).
     var isLockedLocked: Bool { locked }
 
+    @usableFromInline
     func withdrawLocked(_ node: WaiterNode, reason: WithdrawReason, into wakeups: inout Wakeups) {
         // Only `lock()` waiters withdraw through here; a condition waiter that
         // re-acquires the lock belongs to its condition and waits it out.

@@ -10,8 +10,12 @@
 /// cancelled while waiting.
 extension AsyncQueue: AsyncSequence {
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let queue: AsyncQueue
+        @usableFromInline let queue: AsyncQueue
 
+        @inlinable
+        init(queue: AsyncQueue) { self.queue = queue }
+
+        @inlinable
         public mutating func next() async throws -> Element? {
             do {
                 return try await queue.get()
@@ -21,6 +25,7 @@ extension AsyncQueue: AsyncSequence {
         }
     }
 
+    @inlinable
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(queue: self)
     }

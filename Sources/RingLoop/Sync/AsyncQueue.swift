@@ -35,7 +35,11 @@
 /// `RingLoopError.timedOut`; it leaves its queue in O(1) as if it had never
 /// come: a cancelled `get` takes no item, a cancelled `put` adds none.
 // Safe to share: every stored property but the constants is guarded by
-// `stateLock`.
+// `stateLock`. Hot paths are `@inlinable`, so clients get code specialized for
+// their element type (unspecialized generic code looks up type metadata at
+// every step: ten times slower here, and longer critical sections).
+// `@exclusivity(unchecked)`: the state is only touched under `stateLock`, and
+// never by overlapping accesses, so dynamic exclusivity checks only cost.
 public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendable {
     /// The order in which items leave the queue.
     public enum Order: Sendable {
@@ -48,22 +52,22 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
         case priority(by: @Sendable (Element, Element) -> Bool)
     }
 
-    typealias Getter = Waiter<Element, Void>
-    typealias Putter = Waiter<Void, Element>
-    typealias Joiner = Waiter<Void, Void>
+    @usableFromInline typealias Getter = Waiter<Element, Void>
+    @usableFromInline typealias Putter = Waiter<Void, Element>
+    @usableFromInline typealias Joiner = Waiter<Void, Void>
 
-    let stateLock = Lock()
+    @usableFromInline let stateLock = Lock()
     /// Most items buffered at once; nil when unbounded.
     public let capacity: Int?
     /// Invariants: getters wait only while `buffer` is empty and the queue
     /// open; putters only while `buffer` is full and the queue open.
-    private var buffer: QueueBuffer<Element>
-    private var closed = false
+    @usableFromInline @exclusivity(unchecked) var buffer: QueueBuffer<Element>
+    @usableFromInline @exclusivity(unchecked) var closed = false
     /// Items put and not yet marked done by `taskDone()`.
-    private var unfinished = 0
-    private var getters = WaiterQueue<Getter>(tag: 1)
-    private var putters = WaiterQueue<Putter>(tag: 2)
-    private var joiners = WaiterQueue<Joiner>(tag: 3)
+    @usableFromInline @exclusivity(unchecked) var unfinished = 0
+    @usableFromInline @exclusivity(unchecked) var getters = WaiterQueue<Getter>(tag: 1)
+    @usableFromInline @exclusivity(unchecked) var putters = WaiterQueue<Putter>(tag: 2)
+    @usableFromInline @exclusivity(unchecked) var joiners = WaiterQueue<Joiner>(tag: 3)
 
     /// A queue delivering items in `order`, holding `capacity` items at most
     /// (`capacity >= 1`), or any number when `capacity` is nil.
@@ -78,10 +82,10 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     }
 
     /// Items buffered (a snapshot).
-    public var count: Int { stateLock.withLock { buffer.count } }
+    @inlinable public var count: Int { stateLock.withLock { buffer.count } }
 
     /// Whether `close()` was called.
-    public var isClosed: Bool { stateLock.withLock { closed } }
+    @inlinable public var isClosed: Bool { stateLock.withLock { closed } }
 
     /// Waiting consumers, producers and joiners.
     package var waiterCount: Int {
@@ -94,7 +98,7 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     /// the queue is full. Safe from any thread; on an unbounded queue it
     /// always succeeds (until closed).
     /// - Throws: `RingLoopError.closed` once the queue is closed.
-    @discardableResult
+    @inlinable @discardableResult
     public func tryPut(_ element: Element) throws(RingLoopError) -> Bool {
         var wakeups = Wakeups()
         stateLock.lock()
@@ -112,18 +116,21 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     /// is full, until `deadline` at most.
     /// - Throws: `RingLoopError.closed` (the item is not added);
     ///   `CancellationError`, `RingLoopError.timedOut` (not added either).
+    @inlinable
     nonisolated(nonsending) public func put(_ element: Element, deadline: Deadline = .distantFuture) async throws {
         if try tryPut(element) { return }
         try await suspend(Putter(element), deadline: deadline) { node, wakeups in admitPut(node, &wakeups) }
     }
 
     /// `put`, waiting at most `timeout` for room.
+    @inlinable
     nonisolated(nonsending) public func put(_ element: Element, timeout: Duration) async throws {
         try await put(element, deadline: .now() + timeout)
     }
 
     /// The future-returning form of `put`: succeeds on `loop` once the item
     /// is in; fails with `RingLoopError.closed` or `.timedOut` (not added).
+    @inlinable
     public func put(_ element: Element, on loop: EventLoop, deadline: Deadline = .distantFuture) -> Future<Void> {
         enqueue(Putter(element), on: loop, deadline: deadline) { node, wakeups in admitPut(node, &wakeups) }
     }
@@ -132,6 +139,7 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
 
     /// Removes the next item without waiting; nil when the queue is empty.
     /// - Throws: `RingLoopError.closed` once the queue is closed and drained.
+    @inlinable
     public func tryGet() throws(RingLoopError) -> Element? {
         var wakeups = Wakeups()
         stateLock.lock()
@@ -149,18 +157,21 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     /// the queue is empty, until `deadline` at most.
     /// - Throws: `RingLoopError.closed` once closed and drained;
     ///   `CancellationError`, `RingLoopError.timedOut` (no item taken).
+    @inlinable
     nonisolated(nonsending) public func get(deadline: Deadline = .distantFuture) async throws -> Element {
         if let element = try tryGet() { return element }
         return try await suspend(Getter(()), deadline: deadline) { node, wakeups in admitGet(node, &wakeups) }
     }
 
     /// `get`, waiting at most `timeout` for an item.
+    @inlinable
     nonisolated(nonsending) public func get(timeout: Duration) async throws -> Element {
         try await get(deadline: .now() + timeout)
     }
 
     /// The future-returning form of `get`: succeeds on `loop` with the next
     /// item; fails with `RingLoopError.closed` or `.timedOut` (no item taken).
+    @inlinable
     public func get(on loop: EventLoop, deadline: Deadline = .distantFuture) -> Future<Element> {
         enqueue(Getter(()), on: loop, deadline: deadline) { node, wakeups in admitGet(node, &wakeups) }
     }
@@ -171,6 +182,7 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     /// with `RingLoopError.closed`), and so do gets once the buffered items
     /// are drained (waiting consumers at once: they only wait on an empty
     /// queue). Idempotent; safe from any thread.
+    @inlinable
     public func close() {
         var wakeups = Wakeups()
         stateLock.lock()
@@ -188,6 +200,7 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     /// Marks one item (obtained with a get) as processed; `join()` returns once
     /// every item put has been marked.
     /// - Throws: `RingLoopError.overReleased` if no item is unfinished.
+    @inlinable
     public func taskDone() throws(RingLoopError) {
         var wakeups = Wakeups()
         stateLock.lock()
@@ -208,11 +221,13 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     /// Waits until every item put so far has been marked with `taskDone()`
     /// (returns at once if none is unfinished).
     /// - Throws: `CancellationError`, `RingLoopError.timedOut`.
+    @inlinable
     nonisolated(nonsending) public func join(deadline: Deadline = .distantFuture) async throws {
         try await suspend(Joiner(()), deadline: deadline) { node, _ in admitJoin(node) }
     }
 
     /// The future-returning form of `join`.
+    @inlinable
     public func join(on loop: EventLoop, deadline: Deadline = .distantFuture) -> Future<Void> {
         enqueue(Joiner(()), on: loop, deadline: deadline) { node, _ in admitJoin(node) }
     }
@@ -221,7 +236,8 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
 
     /// Puts `element` if it can go in at once: straight to the longest
     /// waiting consumer, else into the buffer if there is room. Nil when full.
-    private func putNow(_ element: Element, into wakeups: inout Wakeups) -> Result<Void, RingLoopError>? {
+    @inlinable
+    func putNow(_ element: Element, into wakeups: inout Wakeups) -> Result<Void, RingLoopError>? {
         if closed { return .failure(.closed) }
         if let getter = getters.popFirst() {
             unfinished += 1
@@ -236,7 +252,8 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
 
     /// Takes the next buffered item, letting the longest waiting producer's
     /// item in. Nil when empty (and open).
-    private func getNow(into wakeups: inout Wakeups) -> Result<Element, RingLoopError>? {
+    @inlinable
+    func getNow(into wakeups: inout Wakeups) -> Result<Element, RingLoopError>? {
         guard let element = buffer.pop() else {
             return closed ? .failure(.closed) : nil
         }
@@ -248,7 +265,8 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
         return .success(element)
     }
 
-    private func admitPut(_ node: Putter, _ wakeups: inout Wakeups) -> Admission<Void> {
+    @inlinable
+    func admitPut(_ node: Putter, _ wakeups: inout Wakeups) -> Admission<Void> {
         if let result = putNow(node.payload, into: &wakeups) {
             return .completed(result.mapError { $0 })
         }
@@ -256,7 +274,8 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
         return .queued
     }
 
-    private func admitGet(_ node: Getter, _ wakeups: inout Wakeups) -> Admission<Element> {
+    @inlinable
+    func admitGet(_ node: Getter, _ wakeups: inout Wakeups) -> Admission<Element> {
         if let result = getNow(into: &wakeups) {
             return .completed(result.mapError { $0 })
         }
@@ -264,12 +283,14 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
         return .queued
     }
 
-    private func admitJoin(_ node: Joiner) -> Admission<Void> {
+    @inlinable
+    func admitJoin(_ node: Joiner) -> Admission<Void> {
         if unfinished == 0 { return .completed(.success(())) }
         joiners.append(node)
         return .queued
     }
 
+    @usableFromInline
     func withdrawLocked(_ node: WaiterNode, reason: WithdrawReason, into wakeups: inout Wakeups) {
         let error = reason.error
         switch node.queueTag {
@@ -288,5 +309,5 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
 
 extension AsyncQueue.Order where Element: Comparable {
     /// Smallest element first.
-    public static var priority: Self { .priority(by: { $0 < $1 }) }
+    @inlinable public static var priority: Self { .priority(by: { $0 < $1 }) }
 }

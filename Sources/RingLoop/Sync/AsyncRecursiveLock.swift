@@ -36,11 +36,11 @@ public final class AsyncRecursiveLock: WaiterOwner, @unchecked Sendable {
     /// A waiter; it is handed the owner token of its acquisition.
     typealias Node = Waiter<UInt64, Void>
 
-    let stateLock = Lock()
+    @usableFromInline let stateLock = Lock()
     /// Token of the current acquisition; 0 when free. Invariant: 0 implies
     /// `waiters.isEmpty`.
-    private var owner: UInt64 = 0
-    private var waiters = WaiterQueue<Node>(tag: 1)
+    @exclusivity(unchecked) private var owner: UInt64 = 0
+    @exclusivity(unchecked) private var waiters = WaiterQueue<Node>(tag: 1)
 
     /// Tokens are unique per process, so a task-local record of an
     /// acquisition that has ended (inherited by a child, say) never matches a
@@ -129,6 +129,7 @@ public final class AsyncRecursiveLock: WaiterOwner, @unchecked Sendable {
         wakeups.perform()
     }
 
+    @usableFromInline
     func withdrawLocked(_ node: WaiterNode, reason: WithdrawReason, into wakeups: inout Wakeups) {
         waiters.remove(node)
         unsafeDowncast(node, to: Node.self).complete(.failure(reason.error), into: &wakeups)

@@ -25,12 +25,12 @@
 public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
     typealias Node = Waiter<Void, Void>
 
-    let stateLock = Lock()
+    @usableFromInline let stateLock = Lock()
     /// Invariant: `permits > 0` implies `waiters.isEmpty`.
-    private var permits: Int
+    @exclusivity(unchecked) private var permits: Int
     /// Most permits it may hold (`BoundedAsyncSemaphore`), or nil.
     private let limit: Int?
-    private var waiters = WaiterQueue<Node>(tag: 1)
+    @exclusivity(unchecked) private var waiters = WaiterQueue<Node>(tag: 1)
 
     /// A semaphore with `value` permits available (`value >= 0`).
     public convenience init(value: Int) {
@@ -60,20 +60,30 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
 
     /// Takes a permit, waiting in line for one.
     /// - Throws: `CancellationError` (no permit taken).
+    @inlinable
     nonisolated(nonsending) public func acquire() async throws {
-        try await acquire(deadline: .distantFuture)
+        if tryAcquire() { return }
+        try await acquireSlowly(deadline: .distantFuture)
     }
 
     /// Takes a permit, waiting at most `timeout`.
     /// - Throws: `RingLoopError.timedOut`, `CancellationError` (no permit taken).
+    @inlinable
     nonisolated(nonsending) public func acquire(timeout: Duration) async throws {
         try await acquire(deadline: .now() + timeout)
     }
 
     /// Takes a permit, waiting until `deadline` at most.
     /// - Throws: `RingLoopError.timedOut`, `CancellationError` (no permit taken).
+    @inlinable
     nonisolated(nonsending) public func acquire(deadline: Deadline) async throws {
         if tryAcquire() { return }
+        try await acquireSlowly(deadline: deadline)
+    }
+
+    /// Waits in line for a permit (the fast path failed).
+    @usableFromInline
+    nonisolated(nonsending) func acquireSlowly(deadline: Deadline) async throws {
         try await suspend(Node(()), deadline: deadline) { node, _ in admit(node) }
     }
 
@@ -92,13 +102,20 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
     /// Runs `body` holding a permit, and returns the permit however it ends.
     /// - Throws: `CancellationError`, `RingLoopError.timedOut` while waiting
     ///   (`body` then does not run); whatever `body` throws.
+    @inlinable
     nonisolated(nonsending) public func withPermit<T>(
         deadline: Deadline = .distantFuture,
         _ body: () async throws -> T
     ) async throws -> T {
         try await acquire(deadline: deadline)
-        defer { _ = release(1, operation: "AsyncSemaphore.withPermit") }
+        defer { releaseHeld() }
         return try await body()
+    }
+
+    /// Returns the permit of a `withPermit` (never over the limit).
+    @usableFromInline
+    func releaseHeld() {
+        _ = release(1, operation: "AsyncSemaphore.withPermit")
     }
 
     /// Returns `count` permits; fails (releasing nothing) when that would
@@ -131,6 +148,7 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
         return .queued
     }
 
+    @usableFromInline
     func withdrawLocked(_ node: WaiterNode, reason: WithdrawReason, into wakeups: inout Wakeups) {
         waiters.remove(node)
         unsafeDowncast(node, to: Node.self).complete(.failure(reason.error), into: &wakeups)

@@ -10,7 +10,7 @@
 ///
 /// Same fairness and cancellation guarantees as `AsyncSemaphore`.
 public final class BoundedAsyncSemaphore: Sendable {
-    private let base: AsyncSemaphore
+    @usableFromInline let base: AsyncSemaphore
 
     /// The most permits it can hold, also its initial value.
     public let limit: Int
@@ -32,11 +32,13 @@ public final class BoundedAsyncSemaphore: Sendable {
 
     /// Takes a permit, waiting until `deadline` at most.
     /// - Throws: `RingLoopError.timedOut`, `CancellationError` (no permit taken).
+    @inlinable
     nonisolated(nonsending) public func acquire(deadline: Deadline = .distantFuture) async throws {
         try await base.acquire(deadline: deadline)
     }
 
     /// Takes a permit, waiting at most `timeout`.
+    @inlinable
     nonisolated(nonsending) public func acquire(timeout: Duration) async throws {
         try await base.acquire(deadline: .now() + timeout)
     }
@@ -54,6 +56,7 @@ public final class BoundedAsyncSemaphore: Sendable {
     }
 
     /// Runs `body` holding a permit.
+    @inlinable
     nonisolated(nonsending) public func withPermit<T>(
         deadline: Deadline = .distantFuture,
         _ body: () async throws -> T

@@ -3,19 +3,28 @@ import DequeModule
 /// The items an `AsyncQueue` holds, in its delivery order: a deque taken
 /// from the front (FIFO) or the back (LIFO), or a binary heap (priority;
 /// equal priorities leave in arrival order).
+@usableFromInline
 struct QueueBuffer<Element> {
-    private struct Entry {
-        var element: Element
-        var sequence: UInt64
+    @usableFromInline
+    struct Entry {
+        @usableFromInline var element: Element
+        @usableFromInline var sequence: UInt64
+
+        @inlinable
+        init(element: Element, sequence: UInt64) {
+            self.element = element
+            self.sequence = sequence
+        }
     }
 
-    private enum Kind { case fifo, lifo, priority }
+    @usableFromInline
+    enum Kind { case fifo, lifo, priority }
 
-    private let kind: Kind
-    private var items: Deque<Element> = []
-    private var heap: [Entry] = []
-    private let areInIncreasingOrder: ((Element, Element) -> Bool)?
-    private var sequence: UInt64 = 0
+    @usableFromInline let kind: Kind
+    @usableFromInline var items: Deque<Element> = []
+    @usableFromInline var heap: [Entry] = []
+    @usableFromInline let areInIncreasingOrder: ((Element, Element) -> Bool)?
+    @usableFromInline var sequence: UInt64 = 0
 
     init(lifo: Bool) {
         kind = lifo ? .lifo : .fifo
@@ -28,10 +37,11 @@ struct QueueBuffer<Element> {
         areInIncreasingOrder = by
     }
 
-    var count: Int { kind == .priority ? heap.count : items.count }
+    @inlinable var count: Int { kind == .priority ? heap.count : items.count }
 
-    var isEmpty: Bool { count == 0 }
+    @inlinable var isEmpty: Bool { count == 0 }
 
+    @inlinable
     mutating func push(_ element: Element) {
         switch kind {
         case .fifo, .lifo:
@@ -43,6 +53,7 @@ struct QueueBuffer<Element> {
         }
     }
 
+    @inlinable
     mutating func pop() -> Element? {
         switch kind {
         case .fifo: return items.popFirst()
@@ -56,7 +67,8 @@ struct QueueBuffer<Element> {
         }
     }
 
-    private func before(_ a: Entry, _ b: Entry) -> Bool {
+    @inlinable
+    func before(_ a: Entry, _ b: Entry) -> Bool {
         if let areInIncreasingOrder {
             if areInIncreasingOrder(a.element, b.element) { return true }
             if areInIncreasingOrder(b.element, a.element) { return false }
@@ -64,7 +76,8 @@ struct QueueBuffer<Element> {
         return a.sequence < b.sequence
     }
 
-    private mutating func siftUp(_ start: Int) {
+    @inlinable
+    mutating func siftUp(_ start: Int) {
         var child = start
         while child > 0 {
             let parent = (child - 1) / 2
@@ -74,7 +87,8 @@ struct QueueBuffer<Element> {
         }
     }
 
-    private mutating func siftDown(_ start: Int) {
+    @inlinable
+    mutating func siftDown(_ start: Int) {
         var parent = start
         let count = heap.count
         while true {

@@ -13,15 +13,17 @@ import Glibc
 /// withdraw a waiter (taking its primitive's lock) and resume it.
 // Safe to share: `heap`, `sequence`, `running` and `sleepingUntil` are
 // guarded by `mutex`; `TimerNode`s are touched only under it.
+@usableFromInline
 final class TimeoutTimer: @unchecked Sendable {
-    static let shared = TimeoutTimer()
+    @usableFromInline static let shared = TimeoutTimer()
 
     /// A scheduled timeout, to cancel once its waiter resumes.
     // Safe to share: the node is only touched under the timer's `mutex`.
+    @usableFromInline
     struct Handle: @unchecked Sendable {
         fileprivate let node: TimerNode
 
-        func cancel() { TimeoutTimer.shared.cancel(node) }
+        @usableFromInline func cancel() { TimeoutTimer.shared.cancel(node) }
     }
 
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
@@ -46,6 +48,7 @@ final class TimeoutTimer: @unchecked Sendable {
 
     /// Runs `action` on the timer thread once `deadline` passes, unless the
     /// returned handle is cancelled first.
+    @usableFromInline
     func schedule(at deadline: Deadline, _ action: @escaping @Sendable () -> Void) -> Handle {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }

@@ -1,4 +1,5 @@
 /// Where a waiter stands. Guarded by its owner's `stateLock`.
+@usableFromInline
 enum WaiterPhase: UInt8 {
     /// Created; its owner has not looked at it yet.
     case admitting
@@ -11,6 +12,7 @@ enum WaiterPhase: UInt8 {
 }
 
 /// Why a waiter gives up.
+@usableFromInline
 enum WithdrawReason: Sendable {
     case cancelled
     case timedOut
@@ -32,19 +34,33 @@ enum WithdrawReason: Sendable {
 // Safe to share: every field is read and written under the owning primitive's
 // `stateLock`, except in `resume()`, which runs once, after the node turned
 // `.done` under that lock, on the thread that completed it.
+@usableFromInline
 class WaiterNode: @unchecked Sendable {
-    var next: WaiterNode?
+    @usableFromInline var next: WaiterNode?
     /// Unowned: a linked node's predecessor is linked too, and kept alive by
     /// the queue (its own predecessor's `next`, or the head).
-    unowned(unsafe) var previous: WaiterNode?
+    @usableFromInline unowned(unsafe) var previous: WaiterNode?
     /// Tag of the queue holding the node; 0 when in none.
-    var queueTag: UInt8 = 0
-    var phase: WaiterPhase = .admitting
+    @usableFromInline var queueTag: UInt8 = 0
+    @usableFromInline var phase: WaiterPhase = .admitting
     /// The pending timeout, cancelled when the node resumes.
-    var timer: TimeoutTimer.Handle?
+    @usableFromInline var timer: TimeoutTimer.Handle?
+
+    @usableFromInline init() {}
+
+    /// Releases the rest of a dropped chain iteratively: a recursive release
+    /// of a long queue would overflow the stack.
+    deinit {
+        guard var node = next else { return }
+        next = nil
+        while isKnownUniquelyReferenced(&node), let following = node.next {
+            node.next = nil
+            node = following
+        }
+    }
 
     /// Delivers the outcome; called once, outside the owner's lock.
-    func resume() {}
+    @usableFromInline func resume() {}
 }
 
 /// A suspended call waiting for a `Value` (the lock, a permit, an item…),
@@ -52,29 +68,34 @@ class WaiterNode: @unchecked Sendable {
 /// requested, the item to put…).
 // Safe to share: as `WaiterNode`; `payload`, `resumer` and `outcome` follow
 // the same rule (owner's lock, then the single `resume()`).
+@usableFromInline
 final class Waiter<Value: Sendable, Payload>: WaiterNode, @unchecked Sendable {
     /// How the waiter is resumed: the suspended task, or a promise for the
     /// future-returning forms.
+    @usableFromInline
     enum Resumer {
         case continuation(UnsafeContinuation<Value, any Error>)
         case promise(Promise<Value>)
     }
 
-    var payload: Payload
-    private var resumer: Resumer?
-    private var outcome: Result<Value, any Error>?
+    @usableFromInline var payload: Payload
+    @usableFromInline var resumer: Resumer?
+    @usableFromInline var outcome: Result<Value, any Error>?
 
+    @inlinable
     init(_ payload: Payload) {
         self.payload = payload
     }
 
     /// Sets how to resume (under the owner's lock, before admission).
+    @inlinable
     func setResumer(_ resumer: Resumer) {
         self.resumer = resumer
     }
 
     /// Completes the waiter (under the owner's lock; it must be out of every
     /// queue): it resumes with `result` once `wakeups` are performed.
+    @inlinable
     func complete(_ result: Result<Value, any Error>, into wakeups: inout Wakeups) {
         precondition(phase != .done && queueTag == 0, "RingLoop: a waiter completed twice")
         phase = .done
@@ -82,6 +103,7 @@ final class Waiter<Value: Sendable, Payload>: WaiterNode, @unchecked Sendable {
         wakeups.append(self)
     }
 
+    @usableFromInline
     override func resume() {
         if let timer {
             self.timer = nil
@@ -99,12 +121,15 @@ final class Waiter<Value: Sendable, Payload>: WaiterNode, @unchecked Sendable {
 
 /// Waiters completed under a primitive's lock, resumed after it is released
 /// (never resume a continuation or run a promise's callbacks under a lock).
+@usableFromInline
 struct Wakeups: ~Copyable {
-    private var first: WaiterNode?
-    private var more: [WaiterNode] = []
+    @usableFromInline var first: WaiterNode?
+    @usableFromInline var more: [WaiterNode] = []
 
+    @inlinable
     init() {}
 
+    @inlinable
     mutating func append(_ node: WaiterNode) {
         if first == nil {
             first = node
@@ -114,6 +139,7 @@ struct Wakeups: ~Copyable {
     }
 
     /// Resumes every waiter, in completion order.
+    @inlinable
     consuming func perform() {
         guard let first else { return }
         first.resume()

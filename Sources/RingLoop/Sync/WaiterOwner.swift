@@ -1,4 +1,5 @@
 /// What a primitive decides when a waiter arrives (under its `stateLock`).
+@usableFromInline
 enum Admission<Value> {
     /// The call completes at once with this outcome (nothing was queued).
     case completed(Result<Value, any Error>)
@@ -14,6 +15,7 @@ enum Admission<Value> {
 /// cancellation or timeout withdraws it under the same lock, so a waiter is
 /// completed exactly once by whichever comes first: its primitive handing it
 /// what it waits for, its task's cancellation, or its deadline.
+@usableFromInline
 protocol WaiterOwner: AnyObject, Sendable {
     /// Guards the primitive's state and every one of its waiter queues.
     var stateLock: Lock { get }
@@ -29,6 +31,7 @@ extension WaiterOwner {
     /// Suspends the calling task on `waiter` until `admit` (run under the
     /// lock) or a later hand-off completes it, the task is cancelled
     /// (`CancellationError`) or `deadline` passes (`RingLoopError.timedOut`).
+    @inlinable
     func suspend<Value: Sendable, Payload>(
         _ waiter: Waiter<Value, Payload>,
         deadline: Deadline,
@@ -45,6 +48,7 @@ extension WaiterOwner {
 
     /// The future-returning form of `suspend`: the future (on `loop`)
     /// completes when the waiter does; it has no cancellation, only `deadline`.
+    @inlinable
     func enqueue<Value: Sendable, Payload>(
         _ waiter: Waiter<Value, Payload>,
         on loop: EventLoop,
@@ -56,7 +60,8 @@ extension WaiterOwner {
         return promise.future
     }
 
-    private func enter<Value: Sendable, Payload>(
+    @inlinable
+    func enter<Value: Sendable, Payload>(
         _ waiter: Waiter<Value, Payload>,
         resumer: Waiter<Value, Payload>.Resumer,
         deadline: Deadline,
@@ -93,6 +98,7 @@ extension WaiterOwner {
     /// A waiter's task was cancelled or its deadline passed: withdraw it if it
     /// is still waiting. Cancellation before admission is remembered, and
     /// admission then withdraws it.
+    @usableFromInline
     func abandon(_ node: WaiterNode, reason: WithdrawReason) {
         var wakeups = Wakeups()
         stateLock.lock()

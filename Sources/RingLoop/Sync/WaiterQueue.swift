@@ -8,40 +8,33 @@
 /// `AsyncQueue`'s getters and putters, a condition and its lock) gives each a
 /// distinct `tag`, so a node knows which queue holds it.
 ///
-/// Noncopyable so that its `deinit` can unlink a long queue iteratively (a
-/// primitive dropped with many future-form waiters would otherwise release its
-/// chain recursively); each dropped waiter's promise then fails with
-/// `RingLoopError.promiseDropped`.
-struct WaiterQueue<Node: WaiterNode>: ~Copyable {
+/// A primitive dropped with future-form waiters still queued releases the
+/// chain (iteratively: see `WaiterNode.deinit`), and each dropped waiter's
+/// promise fails with `RingLoopError.promiseDropped`.
+@usableFromInline
+struct WaiterQueue<Node: WaiterNode> {
     /// Written into each node it holds; nonzero.
-    let tag: UInt8
-    private(set) var count = 0
-    private var head: Node?
+    @usableFromInline let tag: UInt8
+    @usableFromInline var count = 0
+    @usableFromInline var head: Node?
     /// Unowned: the tail is linked, so kept alive by the chain from `head`.
-    private unowned(unsafe) var tail: Node?
+    @usableFromInline unowned(unsafe) var tail: Node?
 
+    @inlinable
     init(tag: UInt8) {
         precondition(tag != 0, "RingLoop: queue tag 0 means 'in no queue'")
         self.tag = tag
     }
 
-    deinit {
-        var node: WaiterNode? = head
-        while let current = node {
-            node = current.next
-            current.next = nil
-            current.queueTag = 0
-        }
-    }
-
-    var isEmpty: Bool { head == nil }
+    @inlinable var isEmpty: Bool { head == nil }
 
     /// The longest-waiting node.
-    var first: Node? { head }
+    @inlinable var first: Node? { head }
 
     /// Whether `node` is in this queue.
-    func contains(_ node: WaiterNode) -> Bool { node.queueTag == tag }
+    @inlinable func contains(_ node: WaiterNode) -> Bool { node.queueTag == tag }
 
+    @inlinable
     mutating func append(_ node: Node) {
         precondition(node.queueTag == 0, "RingLoop: a waiter is already queued")
         node.queueTag = tag
@@ -56,6 +49,7 @@ struct WaiterQueue<Node: WaiterNode>: ~Copyable {
         count += 1
     }
 
+    @inlinable
     mutating func popFirst() -> Node? {
         guard let node = head else { return nil }
         remove(node)
@@ -63,6 +57,7 @@ struct WaiterQueue<Node: WaiterNode>: ~Copyable {
     }
 
     /// Unlinks `node`, which must be in this queue.
+    @inlinable
     mutating func remove(_ node: WaiterNode) {
         precondition(node.queueTag == tag, "RingLoop: removing a waiter from a queue that does not hold it")
         let next = node.next
