@@ -20,7 +20,7 @@ enum SyncBench {
 
     static func lockCases() -> [BenchCase] {
         let uncontended = "sync lock uncontended"
-        let handoff = "sync lock hand-off (2 tasks)"
+        let handoff = "sync lock hand-off"
         let crowd = "sync lock 100 tasks"
         return [
             BenchCase(group: uncontended, name: "AsyncLock lock+unlock", operations: 1_000_000) { n in
@@ -44,31 +44,50 @@ enum SyncBench {
                 for _ in 0..<n { mutex.withLock { $0 &+= 1 } }
             },
 
-            // Two tasks looping lock/unlock: with FIFO hand-off they alternate,
-            // so every operation is a hand-off to a suspended task.
+            // Two tasks looping lock/unlock, both queued behind the lock before
+            // it is first released: with FIFO hand-off they then alternate, so
+            // every operation hands the lock to a suspended task.
             BenchCase(group: handoff, name: "AsyncLock", operations: 100_000) { n in
                 let lock = AsyncLock()
-                try await concurrently(2) { _ in for _ in 0..<(n / 2) { try await lock.lock(); try lock.unlock() } }
+                try await lock.lock()
+                let tasks = (0..<2).map { _ in
+                    Task { for _ in 0..<(n / 2) { try await lock.lock(); try lock.unlock() } }
+                }
+                while lock.waiterCount < 2 { await Task.yield() }
+                try lock.unlock()
+                for task in tasks { try await task.value }
             },
             BenchCase(group: handoff, name: "AsyncLock, both tasks on one loop", operations: 100_000) { n in
                 let lock = AsyncLock()
-                let loop = CoreBench.loop
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for _ in 0..<2 {
-                        group.addTask(executorPreference: loop) {
-                            for _ in 0..<(n / 2) { try await lock.lock(); try lock.unlock() }
-                        }
+                try await lock.lock()
+                let tasks = (0..<2).map { _ in
+                    Task(executorPreference: CoreBench.loop) {
+                        for _ in 0..<(n / 2) { try await lock.lock(); try lock.unlock() }
                     }
-                    try await group.waitForAll()
                 }
+                while lock.waiterCount < 2 { await Task.yield() }
+                try lock.unlock()
+                for task in tasks { try await task.value }
             },
             BenchCase(group: handoff, name: "Mutex+continuations", operations: 100_000) { n in
                 let lock = MutexLock()
-                try await concurrently(2) { _ in for _ in 0..<(n / 2) { await lock.lock(); lock.unlock() } }
+                await lock.lock()
+                let tasks = (0..<2).map { _ in
+                    Task { for _ in 0..<(n / 2) { await lock.lock(); lock.unlock() } }
+                }
+                while lock.waiting < 2 { await Task.yield() }
+                lock.unlock()
+                for task in tasks { await task.value }
             },
             BenchCase(group: handoff, name: "actor", operations: 100_000) { n in
                 let lock = ActorLock()
-                try await concurrently(2) { _ in for _ in 0..<(n / 2) { await lock.lock(); await lock.unlock() } }
+                await lock.lock()
+                let tasks = (0..<2).map { _ in
+                    Task { for _ in 0..<(n / 2) { await lock.lock(); await lock.unlock() } }
+                }
+                while await lock.waiting < 2 { await Task.yield() }
+                await lock.unlock()
+                for task in tasks { await task.value }
             },
 
             BenchCase(group: crowd, name: "AsyncLock", operations: 200_000) { n in
@@ -86,9 +105,53 @@ enum SyncBench {
         ]
     }
 
-    /// `pairs` producers release and `pairs` consumers acquire `n` permits in all.
+    /// `pairs` producers release and `pairs` consumers acquire `n` permits in
+    /// all; and a ping-pong where every acquire waits (two hand-offs a round).
     static func semaphoreCases() -> [BenchCase] {
-        [1, 100].flatMap { pairs -> [BenchCase] in
+        let pingPong = "sync semaphore ping-pong"
+        return [
+            BenchCase(group: pingPong, name: "AsyncSemaphore", operations: 100_000) { n in
+                let ping = AsyncSemaphore(value: 0)
+                let pong = AsyncSemaphore(value: 0)
+                try await concurrently(2) { i in
+                    for _ in 0..<(n / 2) {
+                        if i == 0 { ping.release(); try await pong.acquire() } else { try await ping.acquire(); pong.release() }
+                    }
+                }
+            },
+            BenchCase(group: pingPong, name: "AsyncSemaphore, both tasks on one loop", operations: 100_000) { n in
+                let ping = AsyncSemaphore(value: 0)
+                let pong = AsyncSemaphore(value: 0)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for i in 0..<2 {
+                        group.addTask(executorPreference: CoreBench.loop) {
+                            for _ in 0..<(n / 2) {
+                                if i == 0 { ping.release(); try await pong.acquire() } else { try await ping.acquire(); pong.release() }
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            },
+            BenchCase(group: pingPong, name: "Mutex+continuations", operations: 100_000) { n in
+                let ping = MutexSemaphore(value: 0)
+                let pong = MutexSemaphore(value: 0)
+                try await concurrently(2) { i in
+                    for _ in 0..<(n / 2) {
+                        if i == 0 { ping.release(); await pong.acquire() } else { await ping.acquire(); pong.release() }
+                    }
+                }
+            },
+            BenchCase(group: pingPong, name: "actor", operations: 100_000) { n in
+                let ping = ActorSemaphore(value: 0)
+                let pong = ActorSemaphore(value: 0)
+                try await concurrently(2) { i in
+                    for _ in 0..<(n / 2) {
+                        if i == 0 { await ping.release(); await pong.acquire() } else { await ping.acquire(); await pong.release() }
+                    }
+                }
+            },
+        ] + [1, 100].flatMap { pairs -> [BenchCase] in
             let group = "sync semaphore \(pairs)P/\(pairs)C"
             return [
                 BenchCase(group: group, name: "AsyncSemaphore", operations: 200_000) { n in

@@ -26,9 +26,12 @@ struct FIFO<T> {
 final class MutexLock: Sendable {
     private struct State {
         var locked = false
+        var waiting = 0
         var waiters = FIFO<UnsafeContinuation<Void, Never>>()
     }
     private let state = Mutex(State())
+
+    var waiting: Int { state.withLock { $0.waiting } }
 
     func lock() async {
         let acquired = state.withLock { s -> Bool in
@@ -41,6 +44,7 @@ final class MutexLock: Sendable {
             let now = state.withLock { s -> Bool in
                 if !s.locked { s.locked = true; return true }
                 s.waiters.append(c)
+                s.waiting += 1
                 return false
             }
             if now { c.resume() }
@@ -49,7 +53,7 @@ final class MutexLock: Sendable {
 
     func unlock() {
         let next = state.withLock { s -> UnsafeContinuation<Void, Never>? in
-            if let next = s.waiters.popFirst() { return next }
+            if let next = s.waiters.popFirst() { s.waiting -= 1; return next }
             s.locked = false
             return nil
         }
@@ -59,15 +63,17 @@ final class MutexLock: Sendable {
 
 actor ActorLock {
     private var locked = false
+    private(set) var waiting = 0
     private var waiters = FIFO<CheckedContinuation<Void, Never>>()
 
     func lock() async {
         if !locked { locked = true; return }
+        waiting += 1
         await withCheckedContinuation { waiters.append($0) }
     }
 
     func unlock() {
-        if let next = waiters.popFirst() { next.resume() } else { locked = false }
+        if let next = waiters.popFirst() { waiting -= 1; next.resume() } else { locked = false }
     }
 }
 

@@ -2,8 +2,40 @@ import Foundation
 import Testing
 @testable import RingLoop
 
+/// An actor serializing a multi-step critical section across suspension
+/// points, which actor isolation alone does not (reentrancy).
+actor Account {
+    let lock = AsyncLock()
+    private(set) var balance = 0
+    private(set) var overlaps = 0
+    private var inside = false
+
+    func deposit(_ amount: Int) async throws {
+        try await lock.withLock {
+            // Runs on the actor: its state is reachable without `await`.
+            if inside { overlaps += 1 }
+            inside = true
+            let before = balance
+            await Task.yield()                 // the actor is reentered here
+            balance = before + amount
+            inside = false
+        }
+    }
+}
+
 @Suite("AsyncLock")
 struct AsyncLockTests {
+    @Test func serializesAnActorsCriticalSectionAcrossSuspensions() async throws {
+        let account = Account()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<50 { group.addTask { try await account.deposit(1) } }
+            try await group.waitForAll()
+        }
+        #expect(await account.balance == 50)
+        #expect(await account.overlaps == 0)
+        #expect(account.lock.waiterCount == 0)
+    }
+
     @Test func uncontendedLockUnlockAndTryLock() async throws {
         let lock = AsyncLock()
         #expect(!lock.isLocked)
