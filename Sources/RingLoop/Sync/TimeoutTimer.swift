@@ -8,19 +8,19 @@ import Glibc
 /// waiter is usually completed by some other thread than the one that armed
 /// its timeout, so the timers live in one heap under one lock rather than in
 /// each loop's (loop-thread-only) heap: O(log n) to arm, O(log n) to cancel
-/// from any thread. The thread starts on the first timed wait and exits after
-/// a second without timers. Actions run on it, outside its lock; they only
-/// withdraw a waiter (taking its primitive's lock) and resume it.
-// Safe to share: `heap`, `sequence`, `running` and `sleepingUntil` are
+/// from any thread. The thread starts on the first timed wait and then stays,
+/// asleep while no timer is pending (restarting it would cost more than it
+/// saves, and a thread count that changes by itself upsets tests). Actions run
+/// on it, outside its lock; they only withdraw a waiter (taking its
+/// primitive's lock) and resume it.
+// Safe to share: `heap`, `sequence`, `started` and `sleepingUntil` are
 // guarded by `mutex`; `TimerNode`s are touched only under it.
-@usableFromInline
-final class TimeoutTimer: @unchecked Sendable {
+@usableFromInline final class TimeoutTimer: @unchecked Sendable {
     @usableFromInline static let shared = TimeoutTimer()
 
     /// A scheduled timeout, to cancel once its waiter resumes.
     // Safe to share: the node is only touched under the timer's `mutex`.
-    @usableFromInline
-    struct Handle: @unchecked Sendable {
+    @usableFromInline struct Handle: @unchecked Sendable {
         fileprivate let node: TimerNode
 
         @usableFromInline func cancel() { TimeoutTimer.shared.cancel(node) }
@@ -30,10 +30,9 @@ final class TimeoutTimer: @unchecked Sendable {
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     private var heap = TimerHeap()
     private var sequence: UInt64 = 0
-    private var running = false
+    private var started = false
     /// When the thread will wake by itself; nil while it is not waiting.
     private var sleepingUntil: Deadline?
-    private static let idleExit: Duration = .seconds(1)
 
     private init() {
         mutex = .allocate(capacity: 1)
@@ -55,8 +54,8 @@ final class TimeoutTimer: @unchecked Sendable {
         sequence &+= 1
         let node = TimerNode(deadline: deadline, sequence: sequence) { _ in action() }
         heap.insert(node)
-        if !running {
-            running = true
+        if !started {
+            started = true
             Threads.detach(Threads.spawn(name: "ringloop-timer") { [self] in run() })
         } else if heap.first === node, let sleepingUntil, deadline < sleepingUntil {
             pthread_cond_signal(condition)
@@ -95,13 +94,7 @@ final class TimeoutTimer: @unchecked Sendable {
                     sleep(until: top.deadline)
                 }
             } else {
-                let idleDeadline = now + Self.idleExit
-                sleep(until: idleDeadline)
-                if heap.isEmpty, Deadline.now() >= idleDeadline {
-                    running = false
-                    pthread_mutex_unlock(mutex)
-                    return
-                }
+                sleep(until: .distantFuture)
             }
         }
     }
@@ -109,9 +102,13 @@ final class TimeoutTimer: @unchecked Sendable {
     /// Waits on the condition (mutex held) until `deadline` or a signal.
     private func sleep(until deadline: Deadline) {
         sleepingUntil = deadline
-        var ts = timespec(tv_sec: Int(deadline.uptimeNanoseconds / 1_000_000_000),
-                          tv_nsec: Int(deadline.uptimeNanoseconds % 1_000_000_000))
-        _ = pthread_cond_timedwait(condition, mutex, &ts)
+        if deadline == .distantFuture {
+            pthread_cond_wait(condition, mutex)
+        } else {
+            var ts = timespec(tv_sec: Int(deadline.uptimeNanoseconds / 1_000_000_000),
+                              tv_nsec: Int(deadline.uptimeNanoseconds % 1_000_000_000))
+            _ = pthread_cond_timedwait(condition, mutex, &ts)
+        }
         sleepingUntil = nil
     }
 }

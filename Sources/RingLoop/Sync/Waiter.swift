@@ -34,8 +34,7 @@ enum WithdrawReason: Sendable {
 // Safe to share: every field is read and written under the owning primitive's
 // `stateLock`, except in `resume()`, which runs once, after the node turned
 // `.done` under that lock, on the thread that completed it.
-@usableFromInline
-class WaiterNode: @unchecked Sendable {
+@usableFromInline class WaiterNode: @unchecked Sendable {
     @usableFromInline var next: WaiterNode?
     /// Unowned: a linked node's predecessor is linked too, and kept alive by
     /// the queue (its own predecessor's `next`, or the head).
@@ -68,8 +67,7 @@ class WaiterNode: @unchecked Sendable {
 /// requested, the item to put…).
 // Safe to share: as `WaiterNode`; `payload`, `resumer` and `outcome` follow
 // the same rule (owner's lock, then the single `resume()`).
-@usableFromInline
-final class Waiter<Value: Sendable, Payload>: WaiterNode, @unchecked Sendable {
+@usableFromInline final class Waiter<Value: Sendable, Payload>: WaiterNode, @unchecked Sendable {
     /// How the waiter is resumed: the suspended task, or a promise for the
     /// future-returning forms.
     @usableFromInline
