@@ -29,6 +29,12 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A blocking wait was attempted on one of a thread pool's own worker
     /// threads, which would wait for itself forever.
     case blockingWaitOnPoolWorker(operation: String)
+    /// `operation` needs a lock that is held (`AsyncLock.unlock()` on a free
+    /// lock, `AsyncCondition.wait()` without holding the condition's lock).
+    case notLocked(operation: String)
+    /// `operation` released more than was acquired (a `BoundedAsyncSemaphore`
+    /// above its limit, `AsyncQueue.taskDone()` with no unfinished item).
+    case overReleased(operation: String)
 
     public var description: String {
         switch self {
@@ -50,6 +56,10 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
             return "RingLoop: \(operation) was called off any event loop; pass the loop to deliver the result on (`on: loop`)"
         case let .blockingWaitOnPoolWorker(operation):
             return "RingLoop: \(operation) was called on one of the pool's own worker threads and would wait for itself"
+        case let .notLocked(operation):
+            return "RingLoop: \(operation) requires the lock to be held"
+        case let .overReleased(operation):
+            return "RingLoop: \(operation) released more than was acquired"
         }
     }
 }

@@ -1,0 +1,156 @@
+/// A counting semaphore for async code and loop callbacks: at most `value`
+/// holders at a time (connections to a database, requests in flight).
+///
+/// ```swift
+/// let slots = AsyncSemaphore(value: 8)
+/// try await slots.withPermit {
+///     try await fetch(url)          // at most 8 of these run at once
+/// }
+/// ```
+///
+/// `release()`, `tryAcquire()` are safe from any thread; callback code waits
+/// with `acquire(on:)`. See `BoundedAsyncSemaphore` for a variant that
+/// refuses to be released above its initial value.
+///
+/// **Fairness.** Permits go to waiters in arrival order: `release()` hands its
+/// permit directly to the longest waiter, and `tryAcquire()` fails while
+/// anyone waits, so nobody barges and nobody starves.
+///
+/// **Cancellation.** A waiter whose task is cancelled throws
+/// `CancellationError`, one whose deadline passes throws
+/// `RingLoopError.timedOut`; it leaves the queue in O(1) and takes no
+/// permit. A permit that is free is taken without suspending, even by a
+/// cancelled task.
+// Safe to share: `permits` and `waiters` are guarded by `stateLock`.
+public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
+    typealias Node = Waiter<Void, Void>
+
+    @usableFromInline let stateLock = Lock()
+    /// Invariant: `permits > 0` implies `waiters.isEmpty`.
+    @exclusivity(unchecked) private var permits: Int
+    /// Most permits it may hold (`BoundedAsyncSemaphore`), or nil.
+    private let limit: Int?
+    @exclusivity(unchecked) private var waiters = WaiterQueue<Node>(tag: 1)
+
+    /// A semaphore with `value` permits available (`value >= 0`).
+    public convenience init(value: Int) {
+        self.init(value: value, limit: nil)
+    }
+
+    init(value: Int, limit: Int?) {
+        precondition(value >= 0, "AsyncSemaphore: the initial value must not be negative")
+        permits = value
+        self.limit = limit
+    }
+
+    /// Permits free right now (0 while anyone waits).
+    public var availablePermits: Int { stateLock.withLock { permits } }
+
+    /// Tasks and futures waiting for a permit.
+    package var waiterCount: Int { stateLock.withLock { waiters.count } }
+
+    /// Takes a permit if one is free and nobody waits; returns whether it did.
+    public func tryAcquire() -> Bool {
+        stateLock.withLock {
+            if permits == 0 { return false }
+            permits -= 1
+            return true
+        }
+    }
+
+    /// Takes a permit, waiting in line for one.
+    /// - Throws: `CancellationError` (no permit taken).
+    @inlinable
+    nonisolated(nonsending) public func acquire() async throws {
+        if tryAcquire() { return }
+        try await acquireSlowly(deadline: .distantFuture)
+    }
+
+    /// Takes a permit, waiting at most `timeout`.
+    /// - Throws: `RingLoopError.timedOut`, `CancellationError` (no permit taken).
+    @inlinable
+    nonisolated(nonsending) public func acquire(timeout: Duration) async throws {
+        try await acquire(deadline: .now() + timeout)
+    }
+
+    /// Takes a permit, waiting until `deadline` at most.
+    /// - Throws: `RingLoopError.timedOut`, `CancellationError` (no permit taken).
+    @inlinable
+    nonisolated(nonsending) public func acquire(deadline: Deadline) async throws {
+        if tryAcquire() { return }
+        try await acquireSlowly(deadline: deadline)
+    }
+
+    /// Waits in line for a permit (the fast path failed).
+    @usableFromInline
+    nonisolated(nonsending) func acquireSlowly(deadline: Deadline) async throws {
+        try await suspend(Node(()), deadline: deadline) { node, _ in admit(node) }
+    }
+
+    /// The future-returning form of `acquire`: succeeds on `loop` holding a
+    /// permit; fails with `RingLoopError.timedOut` at `deadline` (no permit).
+    public func acquire(on loop: EventLoop, deadline: Deadline = .distantFuture) -> Future<Void> {
+        if tryAcquire() { return loop.makeSucceededFuture(()) }
+        return enqueue(Node(()), on: loop, deadline: deadline) { node, _ in admit(node) }
+    }
+
+    /// Returns `count` permits, handing each to the longest waiter if any.
+    public func release(_ count: Int = 1) {
+        _ = release(count, operation: "AsyncSemaphore.release")
+    }
+
+    /// Runs `body` holding a permit, and returns the permit however it ends.
+    /// - Throws: `CancellationError`, `RingLoopError.timedOut` while waiting
+    ///   (`body` then does not run); whatever `body` throws.
+    @inlinable
+    nonisolated(nonsending) public func withPermit<T>(
+        deadline: Deadline = .distantFuture,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        try await acquire(deadline: deadline)
+        defer { releaseHeld() }
+        return try await body()
+    }
+
+    /// Returns the permit of a `withPermit` (never over the limit).
+    @usableFromInline
+    func releaseHeld() {
+        _ = release(1, operation: "AsyncSemaphore.withPermit")
+    }
+
+    /// Returns `count` permits; fails (releasing nothing) when that would
+    /// exceed the limit.
+    func release(_ count: Int, operation: String) -> RingLoopError? {
+        precondition(count >= 0, "AsyncSemaphore: cannot release a negative count")
+        var wakeups = Wakeups()
+        stateLock.lock()
+        if let limit, count > limit - permits {
+            stateLock.unlock()
+            return .overReleased(operation: operation)
+        }
+        var remaining = count
+        while remaining > 0, let node = waiters.popFirst() {
+            node.complete(.success(()), into: &wakeups)
+            remaining -= 1
+        }
+        permits += remaining
+        stateLock.unlock()
+        wakeups.perform()
+        return nil
+    }
+
+    private func admit(_ node: Node) -> Admission<Void> {
+        if permits > 0 {
+            permits -= 1
+            return .completed(.success(()))
+        }
+        waiters.append(node)
+        return .queued
+    }
+
+    @usableFromInline
+    func withdrawLocked(_ node: WaiterNode, reason: WithdrawReason, into wakeups: inout Wakeups) {
+        waiters.remove(node)
+        unsafeDowncast(node, to: Node.self).complete(.failure(reason.error), into: &wakeups)
+    }
+}

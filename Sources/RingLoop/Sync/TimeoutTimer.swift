@@ -1,0 +1,114 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Fires the deadlines of waits on sync primitives, from one shared thread.
+///
+/// Waits come from any executor, loop callbacks and plain threads, and a
+/// waiter is usually completed by some other thread than the one that armed
+/// its timeout, so the timers live in one heap under one lock rather than in
+/// each loop's (loop-thread-only) heap: O(log n) to arm, O(log n) to cancel
+/// from any thread. The thread starts on the first timed wait and then stays,
+/// asleep while no timer is pending (restarting it would cost more than it
+/// saves, and a thread count that changes by itself upsets tests). Actions run
+/// on it, outside its lock; they only withdraw a waiter (taking its
+/// primitive's lock) and resume it.
+// Safe to share: `heap`, `sequence`, `started` and `sleepingUntil` are
+// guarded by `mutex`; `TimerNode`s are touched only under it.
+@usableFromInline final class TimeoutTimer: @unchecked Sendable {
+    @usableFromInline static let shared = TimeoutTimer()
+
+    /// A scheduled timeout, to cancel once its waiter resumes.
+    // Safe to share: the node is only touched under the timer's `mutex`.
+    @usableFromInline struct Handle: @unchecked Sendable {
+        fileprivate let node: TimerNode
+
+        @usableFromInline func cancel() { TimeoutTimer.shared.cancel(node) }
+    }
+
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let condition: UnsafeMutablePointer<pthread_cond_t>
+    private var heap = TimerHeap()
+    private var sequence: UInt64 = 0
+    private var started = false
+    /// When the thread will wake by itself; nil while it is not waiting.
+    private var sleepingUntil: Deadline?
+
+    private init() {
+        mutex = .allocate(capacity: 1)
+        condition = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    /// Runs `action` on the timer thread once `deadline` passes, unless the
+    /// returned handle is cancelled first.
+    @usableFromInline
+    func schedule(at deadline: Deadline, _ action: @escaping @Sendable () -> Void) -> Handle {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        sequence &+= 1
+        let node = TimerNode(deadline: deadline, sequence: sequence) { _ in action() }
+        heap.insert(node)
+        if !started {
+            started = true
+            Threads.detach(Threads.spawn(name: "ringloop-timer") { [self] in run() })
+        } else if heap.first === node, let sleepingUntil, deadline < sleepingUntil {
+            pthread_cond_signal(condition)
+        }
+        return Handle(node: node)
+    }
+
+    private func cancel(_ node: TimerNode) {
+        pthread_mutex_lock(mutex)
+        // Cancelling the earliest timer needs no wakeup: the thread wakes at
+        // its deadline, finds nothing due and sleeps on.
+        if heap.remove(node) { node.action = nil }
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Timers not yet fired or cancelled (tests assert it drops to 0).
+    var pendingCount: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return heap.count
+    }
+
+    private func run() {
+        pthread_mutex_lock(mutex)
+        while true {
+            let now = Deadline.now()
+            if let top = heap.first {
+                if top.deadline <= now {
+                    heap.remove(top)
+                    let action = top.action
+                    top.action = nil
+                    pthread_mutex_unlock(mutex)
+                    action?(true)
+                    pthread_mutex_lock(mutex)
+                } else {
+                    sleep(until: top.deadline)
+                }
+            } else {
+                sleep(until: .distantFuture)
+            }
+        }
+    }
+
+    /// Waits on the condition (mutex held) until `deadline` or a signal.
+    private func sleep(until deadline: Deadline) {
+        sleepingUntil = deadline
+        if deadline == .distantFuture {
+            pthread_cond_wait(condition, mutex)
+        } else {
+            var ts = timespec(tv_sec: Int(deadline.uptimeNanoseconds / 1_000_000_000),
+                              tv_nsec: Int(deadline.uptimeNanoseconds % 1_000_000_000))
+            _ = pthread_cond_timedwait(condition, mutex, &ts)
+        }
+        sleepingUntil = nil
+    }
+}

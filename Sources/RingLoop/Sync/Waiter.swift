@@ -1,0 +1,146 @@
+/// Where a waiter stands. Guarded by its owner's `stateLock`.
+@usableFromInline
+enum WaiterPhase: UInt8 {
+    /// Created; its owner has not looked at it yet.
+    case admitting
+    /// Cancelled before its owner looked at it: admission withdraws it at once.
+    case cancelledEarly
+    /// In one of its owner's queues.
+    case waiting
+    /// Completed: its outcome is set and its resumption is queued (or done).
+    case done
+}
+
+/// Why a waiter gives up.
+@usableFromInline
+enum WithdrawReason: Sendable {
+    case cancelled
+    case timedOut
+
+    /// The error the waiter resumes with.
+    var error: any Error {
+        switch self {
+        case .cancelled: CancellationError()
+        case .timedOut: RingLoopError.timedOut
+        }
+    }
+}
+
+/// The untyped part of a waiter: its links in a `WaiterQueue`, its phase and
+/// its timeout. One node per suspended call; it resumes exactly once.
+///
+/// Ownership: a queued node is owned by its queue (the strong `next` of its
+/// predecessor, or the queue's head); the suspended call also holds it.
+// Safe to share: every field is read and written under the owning primitive's
+// `stateLock`, except in `resume()`, which runs once, after the node turned
+// `.done` under that lock, on the thread that completed it.
+@usableFromInline class WaiterNode: @unchecked Sendable {
+    @usableFromInline var next: WaiterNode?
+    /// Unowned: a linked node's predecessor is linked too, and kept alive by
+    /// the queue (its own predecessor's `next`, or the head).
+    @usableFromInline unowned(unsafe) var previous: WaiterNode?
+    /// Tag of the queue holding the node; 0 when in none.
+    @usableFromInline var queueTag: UInt8 = 0
+    @usableFromInline var phase: WaiterPhase = .admitting
+    /// The pending timeout, cancelled when the node resumes.
+    @usableFromInline var timer: TimeoutTimer.Handle?
+
+    @usableFromInline init() {}
+
+    /// Releases the rest of a dropped chain iteratively: a recursive release
+    /// of a long queue would overflow the stack.
+    deinit {
+        guard var node = next else { return }
+        next = nil
+        while isKnownUniquelyReferenced(&node), let following = node.next {
+            node.next = nil
+            node = following
+        }
+    }
+
+    /// Delivers the outcome; called once, outside the owner's lock.
+    @usableFromInline func resume() {}
+}
+
+/// A suspended call waiting for a `Value` (the lock, a permit, an item…),
+/// carrying what its primitive needs to know about it (`payload`: permits
+/// requested, the item to put…).
+// Safe to share: as `WaiterNode`; `payload`, `resumer` and `outcome` follow
+// the same rule (owner's lock, then the single `resume()`).
+@usableFromInline final class Waiter<Value: Sendable, Payload>: WaiterNode, @unchecked Sendable {
+    /// How the waiter is resumed: the suspended task, or a promise for the
+    /// future-returning forms.
+    @usableFromInline
+    enum Resumer {
+        case continuation(UnsafeContinuation<Value, any Error>)
+        case promise(Promise<Value>)
+    }
+
+    @usableFromInline var payload: Payload
+    @usableFromInline var resumer: Resumer?
+    @usableFromInline var outcome: Result<Value, any Error>?
+
+    @inlinable
+    init(_ payload: Payload) {
+        self.payload = payload
+    }
+
+    /// Sets how to resume (under the owner's lock, before admission).
+    @inlinable
+    func setResumer(_ resumer: Resumer) {
+        self.resumer = resumer
+    }
+
+    /// Completes the waiter (under the owner's lock; it must be out of every
+    /// queue): it resumes with `result` once `wakeups` are performed.
+    @inlinable
+    func complete(_ result: Result<Value, any Error>, into wakeups: inout Wakeups) {
+        precondition(phase != .done && queueTag == 0, "RingLoop: a waiter completed twice")
+        phase = .done
+        outcome = result
+        wakeups.append(self)
+    }
+
+    @usableFromInline
+    override func resume() {
+        if let timer {
+            self.timer = nil
+            timer.cancel()
+        }
+        guard let resumer, let outcome else { return }
+        self.resumer = nil
+        self.outcome = nil
+        switch resumer {
+        case let .continuation(continuation): continuation.resume(with: outcome)
+        case let .promise(promise): promise.complete(outcome)
+        }
+    }
+}
+
+/// Waiters completed under a primitive's lock, resumed after it is released
+/// (never resume a continuation or run a promise's callbacks under a lock).
+@usableFromInline
+struct Wakeups: ~Copyable {
+    @usableFromInline var first: WaiterNode?
+    @usableFromInline var more: [WaiterNode] = []
+
+    @inlinable
+    init() {}
+
+    @inlinable
+    mutating func append(_ node: WaiterNode) {
+        if first == nil {
+            first = node
+        } else {
+            more.append(node)
+        }
+    }
+
+    /// Resumes every waiter, in completion order.
+    @inlinable
+    consuming func perform() {
+        guard let first else { return }
+        first.resume()
+        for node in more { node.resume() }
+    }
+}

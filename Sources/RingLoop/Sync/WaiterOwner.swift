@@ -1,0 +1,116 @@
+/// What a primitive decides when a waiter arrives (under its `stateLock`).
+@usableFromInline
+enum Admission<Value> {
+    /// The call completes at once with this outcome (nothing was queued).
+    case completed(Result<Value, any Error>)
+    /// The waiter was appended to one of the primitive's queues.
+    case queued
+}
+
+/// A sync primitive built on `WaiterQueue`: one `Lock` guards its state and
+/// queues, and it knows how to take back a waiter that gives up.
+///
+/// The suspension machinery below is shared by every primitive: a waiter is
+/// admitted under the lock (completing at once or joining a queue), and a
+/// cancellation or timeout withdraws it under the same lock, so a waiter is
+/// completed exactly once by whichever comes first: its primitive handing it
+/// what it waits for, its task's cancellation, or its deadline.
+@usableFromInline
+protocol WaiterOwner: AnyObject, Sendable {
+    /// Guards the primitive's state and every one of its waiter queues.
+    var stateLock: Lock { get }
+
+    /// Takes back a queued waiter (`node.phase == .waiting`) that gives up,
+    /// with `stateLock` held: unlinks it, restores the state as if it had
+    /// never come (which may let other waiters through) and completes it with
+    /// `reason.error` (or, for a condition, starts re-acquiring its lock).
+    func withdrawLocked(_ node: WaiterNode, reason: WithdrawReason, into wakeups: inout Wakeups)
+}
+
+extension WaiterOwner {
+    /// Suspends the calling task on `waiter` until `admit` (run under the
+    /// lock) or a later hand-off completes it, the task is cancelled
+    /// (`CancellationError`) or `deadline` passes (`RingLoopError.timedOut`).
+    @inlinable
+    func suspend<Value: Sendable, Payload>(
+        _ waiter: Waiter<Value, Payload>,
+        deadline: Deadline,
+        admit: (Waiter<Value, Payload>, inout Wakeups) -> Admission<Value>
+    ) async throws -> Value {
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                self.enter(waiter, resumer: .continuation(continuation), deadline: deadline, admit: admit)
+            }
+        } onCancel: {
+            self.abandon(waiter, reason: .cancelled)
+        }
+    }
+
+    /// The future-returning form of `suspend`: the future (on `loop`)
+    /// completes when the waiter does; it has no cancellation, only `deadline`.
+    @inlinable
+    func enqueue<Value: Sendable, Payload>(
+        _ waiter: Waiter<Value, Payload>,
+        on loop: EventLoop,
+        deadline: Deadline,
+        admit: (Waiter<Value, Payload>, inout Wakeups) -> Admission<Value>
+    ) -> Future<Value> {
+        let promise = loop.makePromise(of: Value.self)
+        enter(waiter, resumer: .promise(promise), deadline: deadline, admit: admit)
+        return promise.future
+    }
+
+    @inlinable
+    func enter<Value: Sendable, Payload>(
+        _ waiter: Waiter<Value, Payload>,
+        resumer: Waiter<Value, Payload>.Resumer,
+        deadline: Deadline,
+        admit: (Waiter<Value, Payload>, inout Wakeups) -> Admission<Value>
+    ) {
+        var wakeups = Wakeups()
+        stateLock.lock()
+        waiter.setResumer(resumer)
+        let cancelledEarly = waiter.phase == .cancelledEarly
+        waiter.phase = .admitting
+        switch admit(waiter, &wakeups) {
+        case let .completed(result):
+            waiter.complete(result, into: &wakeups)
+        case .queued:
+            waiter.phase = .waiting
+            if cancelledEarly {
+                withdrawLocked(waiter, reason: .cancelled, into: &wakeups)
+            } else if deadline != .distantFuture {
+                if deadline <= .now() {
+                    withdrawLocked(waiter, reason: .timedOut, into: &wakeups)
+                } else {
+                    // Armed under the lock, so a hand-off right after the
+                    // unlock finds the timer and cancels it.
+                    waiter.timer = TimeoutTimer.shared.schedule(at: deadline) { [self] in
+                        self.abandon(waiter, reason: .timedOut)
+                    }
+                }
+            }
+        }
+        stateLock.unlock()
+        wakeups.perform()
+    }
+
+    /// A waiter's task was cancelled or its deadline passed: withdraw it if it
+    /// is still waiting. Cancellation before admission is remembered, and
+    /// admission then withdraws it.
+    @usableFromInline
+    func abandon(_ node: WaiterNode, reason: WithdrawReason) {
+        var wakeups = Wakeups()
+        stateLock.lock()
+        switch node.phase {
+        case .admitting:
+            if case .cancelled = reason { node.phase = .cancelledEarly }
+        case .waiting:
+            withdrawLocked(node, reason: reason, into: &wakeups)
+        case .cancelledEarly, .done:
+            break
+        }
+        stateLock.unlock()
+        wakeups.perform()
+    }
+}

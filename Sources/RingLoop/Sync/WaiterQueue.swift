@@ -1,0 +1,80 @@
+/// The one FIFO of suspended callers under every sync primitive: an intrusive
+/// doubly-linked list of `Waiter` nodes with O(1) append, O(1) removal of any
+/// node (a cancelled or timed-out waiter leaves from wherever it stands) and
+/// O(1) removal of the first.
+///
+/// Not thread-safe by itself: each primitive keeps its queues and its state
+/// under one `Lock` (`stateLock`). A primitive with several queues (an
+/// `AsyncQueue`'s getters and putters, a condition and its lock) gives each a
+/// distinct `tag`, so a node knows which queue holds it.
+///
+/// A primitive dropped with future-form waiters still queued releases the
+/// chain (iteratively: see `WaiterNode.deinit`), and each dropped waiter's
+/// promise fails with `RingLoopError.promiseDropped`.
+@usableFromInline
+struct WaiterQueue<Node: WaiterNode> {
+    /// Written into each node it holds; nonzero.
+    @usableFromInline let tag: UInt8
+    @usableFromInline var count = 0
+    @usableFromInline var head: Node?
+    /// Unowned: the tail is linked, so kept alive by the chain from `head`.
+    @usableFromInline unowned(unsafe) var tail: Node?
+
+    @inlinable
+    init(tag: UInt8) {
+        precondition(tag != 0, "RingLoop: queue tag 0 means 'in no queue'")
+        self.tag = tag
+    }
+
+    @inlinable var isEmpty: Bool { head == nil }
+
+    /// The longest-waiting node.
+    @inlinable var first: Node? { head }
+
+    /// Whether `node` is in this queue.
+    @inlinable func contains(_ node: WaiterNode) -> Bool { node.queueTag == tag }
+
+    @inlinable
+    mutating func append(_ node: Node) {
+        precondition(node.queueTag == 0, "RingLoop: a waiter is already queued")
+        node.queueTag = tag
+        node.next = nil
+        node.previous = tail
+        if let tail {
+            tail.next = node
+        } else {
+            head = node
+        }
+        tail = node
+        count += 1
+    }
+
+    @inlinable
+    mutating func popFirst() -> Node? {
+        guard let node = head else { return nil }
+        remove(node)
+        return node
+    }
+
+    /// Unlinks `node`, which must be in this queue.
+    @inlinable
+    mutating func remove(_ node: WaiterNode) {
+        precondition(node.queueTag == tag, "RingLoop: removing a waiter from a queue that does not hold it")
+        let next = node.next
+        if let previous = node.previous {
+            previous.next = next
+        } else {
+            // Only `Node`s are ever appended, so the successor is one.
+            head = next.map { unsafeDowncast($0, to: Node.self) }
+        }
+        if let next {
+            next.previous = node.previous
+        } else {
+            tail = node.previous.map { unsafeDowncast($0, to: Node.self) }
+        }
+        node.next = nil
+        node.previous = nil
+        node.queueTag = 0
+        count -= 1
+    }
+}
