@@ -195,6 +195,9 @@ public final class TCPConnection: @unchecked Sendable {
     private var stagingCapacity = 0
     private var stagingUsed = 0
     private var stagedEntries = 0
+    /// The last entry of `writes` is a staged one that ends where the staging
+    /// buffer ends, so more staged bytes extend it instead of adding an entry.
+    private var tailIsStaged = false
     /// Staging buffers replaced while a send may still read them; freed when
     /// that send completes.
     private var retiredStaging: [UnsafeMutableRawPointer] = []
@@ -620,11 +623,12 @@ public final class TCPConnection: @unchecked Sendable {
             return
         }
         let offset = stage(base, count: bytes.count)
-        if let last = writes.last, case .staged = last.payload, last.start + last.count == offset, !last.cancelled {
+        if tailIsStaged, !writes.isEmpty {
             writes[writes.count - 1].count += bytes.count
         } else {
             writes.append(PendingWrite(payload: .staged, start: offset, count: bytes.count, completion: .none))
             stagedEntries += 1
+            tailIsStaged = true
         }
         queuedBytes += bytes.count
         updateWritability()
@@ -684,6 +688,7 @@ public final class TCPConnection: @unchecked Sendable {
         }
         if case .shutdown = payload { output = .shutdownQueued }
         writes.append(PendingWrite(payload: payload, start: 0, count: count, completion: completion))
+        tailIsStaged = false
         if case let .waiter(waiter, _) = completion, waiter.onCancel == nil {
             waiter.onCancel = { [self] in cancelWrite(waiter) }
         }
@@ -885,6 +890,7 @@ public final class TCPConnection: @unchecked Sendable {
                 left -= head.count
                 queuedBytes -= head.count
                 writes.removeFirst()
+                if writes.isEmpty { tailIsStaged = false }
                 if case .staged = head.payload { stagedEntries -= 1 }
                 complete(head.completion, .success(()))
             } else {
@@ -931,6 +937,7 @@ public final class TCPConnection: @unchecked Sendable {
         }
         queuedBytes = 0
         stagedEntries = 0
+        tailIsStaged = false
         if reportToHandler && lifecycle == .open { reportFailure(error) }
     }
 
