@@ -193,6 +193,30 @@ struct ThreadPoolTests {
         await pool.shutdownGracefully()
     }
 
+    @Test func cancellingAParallelMapDropsItsQueuedChunksAndStopsRunningOnes() async throws {
+        let pool = ThreadPool(threadCount: 2, queueCapacity: 4, name: "tp-map-cancel")
+        let gate = Gate()
+        let visited = Box(0)
+        let task = Task {
+            try await pool.parallelMap(Array(0..<2048), chunkSize: 256) { i -> Int in
+                if i == 0 || i == 256 { gate.pass() }  // the first two chunks block until cancelled
+                visited.with { $0 += 1 }
+                return i
+            }
+        }
+        #expect(gate.waitForArrivals(2))
+        #expect(eventually { pool.queue.counts.queued == 4 && pool.queue.counts.waiting == 2 })
+        task.cancel()
+        #expect(eventually { pool.queue.counts.queued == 0 && pool.queue.counts.waiting == 0 })
+        gate.open()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        // The two running chunks stop at their next cancellation check (every
+        // 128 elements); the six others never start.
+        #expect(visited.get == 2 * 128)
+        assertDrained(pool)
+        await pool.shutdownGracefully()
+    }
+
     // MARK: Cancellation
 
     @Test func cancellingQueuedWorkRemovesItAndFailsItWithCancellationError() async throws {
