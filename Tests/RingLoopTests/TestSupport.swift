@@ -24,16 +24,18 @@ func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) -> Boo
 
 /// Runs `body` with a fresh loop and shuts it down afterwards, checking that no
 /// fd leaked.
-func withLoop(_ body: (EventLoop) async throws -> Void) async throws {
+@discardableResult
+func withLoop<T>(_ body: (EventLoop) async throws -> T) async throws -> T {
     await warmUpRuntime()
     let fdsBefore = openFDCount()
     let loop = try EventLoop.spawn()
     do {
-        try await body(loop)
+        let value = try await body(loop)
         let inFlight = try await loop.submit { loop.inFlightOperations }.get()
         #expect(inFlight == 0, "operations still in flight at the end of the test")
         await loop.shutdownGracefully()
         #expect(openFDCount() == fdsBefore, "file descriptors leaked")
+        return value
     } catch {
         await loop.shutdownGracefully()
         throw error

@@ -83,6 +83,7 @@ struct TimerHeap {
     }
 
     /// Marks `node` cancelled; its action is dropped. O(1) amortized.
+    @discardableResult
     mutating func cancel(_ node: TimerNode) -> Bool {
         guard node.isLive else { return false }
         node.isLive = false

@@ -13,8 +13,8 @@ import Glibc
 /// saves, and a thread count that changes by itself upsets tests). Actions run
 /// on it, outside its lock; they only withdraw a waiter (taking its
 /// primitive's lock) and resume it.
-// Safe to share: `heap`, `sequence`, `started` and `sleepingUntil` are
-// guarded by `mutex`; `TimerNode`s are touched only under it.
+// Safe to share: `heap`, `started` and `sleepingUntil` are guarded by
+// `mutex`; `TimerNode`s are touched only under it.
 @usableFromInline final class TimeoutTimer: @unchecked Sendable {
     @usableFromInline static let shared = TimeoutTimer()
 
@@ -29,7 +29,6 @@ import Glibc
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     private var heap = TimerHeap()
-    private var sequence: UInt64 = 0
     private var started = false
     /// When the thread will wake by itself; nil while it is not waiting.
     private var sleepingUntil: Deadline?
@@ -51,13 +50,12 @@ import Glibc
     func schedule(at deadline: Deadline, _ action: @escaping @Sendable () -> Void) -> Handle {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        sequence &+= 1
-        let node = TimerNode(deadline: deadline, sequence: sequence) { _ in action() }
+        let node = ClosureTimer(deadline: deadline) { _ in action() }
         heap.insert(node)
         if !started {
             started = true
             Threads.detach(Threads.spawn(name: "ringloop-timer") { [self] in run() })
-        } else if heap.first === node, let sleepingUntil, deadline < sleepingUntil {
+        } else if let sleepingUntil, deadline < sleepingUntil {
             pthread_cond_signal(condition)
         }
         return Handle(node: node)
@@ -67,7 +65,7 @@ import Glibc
         pthread_mutex_lock(mutex)
         // Cancelling the earliest timer needs no wakeup: the thread wakes at
         // its deadline, finds nothing due and sleeps on.
-        if heap.remove(node) { node.action = nil }
+        heap.cancel(node)
         pthread_mutex_unlock(mutex)
     }
 
@@ -82,19 +80,12 @@ import Glibc
         pthread_mutex_lock(mutex)
         while true {
             let now = Deadline.now()
-            if let top = heap.first {
-                if top.deadline <= now {
-                    heap.remove(top)
-                    let action = top.action
-                    top.action = nil
-                    pthread_mutex_unlock(mutex)
-                    action?(true)
-                    pthread_mutex_lock(mutex)
-                } else {
-                    sleep(until: top.deadline)
-                }
+            if let due = heap.popDue(now: now, horizon: heap.sequenceHorizon) {
+                pthread_mutex_unlock(mutex)
+                due.fire(true)
+                pthread_mutex_lock(mutex)
             } else {
-                sleep(until: .distantFuture)
+                sleep(until: heap.nextDeadline() ?? .distantFuture)
             }
         }
     }
