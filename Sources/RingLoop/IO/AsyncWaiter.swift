@@ -4,9 +4,11 @@
 /// Registration, completion and cancellation all happen on the loop thread,
 /// in whichever order they arrive: a cancel that arrives before the operation
 /// registered is remembered and fails the registration; one that arrives while
-/// waiting runs `onCancel` (set by the operation: drop the waiter, cancel the
-/// kernel operation, resume with `CancellationError`); one that arrives after
-/// completion does nothing. The continuation is resumed exactly once.
+/// waiting runs `onCancel` (set by the operation: forget the waiter, cancel the
+/// kernel operation) and then resumes the waiter with `CancellationError`
+/// unless `onCancel` resumed it already; one that arrives after completion does
+/// nothing. The continuation is resumed exactly once; the operation's buffers
+/// stay with its completion handler until the kernel's final CQE.
 // Safe to share: every field is touched only on the owning loop's thread
 // (the cancellation handler hops there with `execute`).
 final class AsyncWaiter<Value: Sendable>: @unchecked Sendable {
@@ -18,9 +20,9 @@ final class AsyncWaiter<Value: Sendable>: @unchecked Sendable {
     }
 
     private var state = State.idle
-    /// What the operation does when the task is cancelled while it waits; it
-    /// must end by resuming the waiter. Cleared once the waiter is resumed
-    /// (which also breaks the cycle it usually forms with the I/O object).
+    /// What the operation does when the task is cancelled while it waits.
+    /// Cleared once the waiter is resumed (which also breaks the cycle it
+    /// usually forms with the I/O object).
     var onCancel: (() -> Void)?
 
     /// Whether the caller is still waiting for an outcome.
