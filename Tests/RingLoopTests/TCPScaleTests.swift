@@ -1,5 +1,4 @@
 import Foundation
-import SystemPackage
 import Testing
 @testable import RingLoop
 
@@ -97,15 +96,28 @@ struct TCPScaleTests {
         let limit = raiseFileLimit(to: 2 * pairs + 1024)
         try #require(limit >= 2 * pairs + 256, "RLIMIT_NOFILE could not be raised (\(limit))")
         try await withSocketLoop { loop in
-            // Connected stream socket pairs; a read is pending on both ends
-            // of each: 10,000 receives in the kernel.
-            var made: [TCPConnection] = []
-            for _ in 0..<pairs {
-                var fds: [Int32] = [-1, -1]
-                #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0)
-                made.append(TCPConnection(taking: FileDescriptor(rawValue: fds[0]), on: loop))
-                made.append(TCPConnection(taking: FileDescriptor(rawValue: fds[1]), on: loop))
+            // 5,000 TCP connections on 127.0.0.1; a read is pending on both
+            // ends of each: 10,000 receives in the kernel.
+            let stats = ServerStats()
+            var options = TCPListener.Options()
+            options.backlog = 4096
+            let listener = try TCPListener.bind(to: .loopbackIPv4(port: 0), on: loop, options: options)
+            listener.start { stats.didAccept($0, keep: true) }
+            let address = listener.localAddress
+            let clients = try await windowed(pairs, width: 256, on: loop) { _ in
+                try await TCPConnection.connect(to: address, on: loop)
             }
+            #expect(await waitUntil(timeout: .seconds(10)) { stats.accepted == pairs })
+            await listener.close()
+            // Pair each client with its server side by address.
+            let servers = Dictionary(uniqueKeysWithValues: stats.connections.compactMap { c in c.remoteAddress.map { ($0, c) } })
+            var made: [TCPConnection] = []
+            for client in clients {
+                guard let local = client.localAddress, let server = servers[local] else { continue }
+                made.append(client)
+                made.append(server)
+            }
+            try #require(made.count == 2 * pairs)
             let ends = made
             let readers = ends.map { end in Task(executorPreference: loop) { try await end.read() } }
             #expect(try await waitUntil(timeout: .seconds(15)) { try await inFlight(loop) == 2 * pairs })
