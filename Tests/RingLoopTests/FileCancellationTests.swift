@@ -9,11 +9,11 @@ import Testing
 struct FileCancellationTests {
     /// A FIFO opened read-write (so opening does not wait for a peer): reads
     /// on it stay in flight until someone writes.
-    private func withFIFO<T>(_ body: (FilePath, EventLoop) async throws -> T) async throws -> T {
+    private func withFIFO(_ body: (FilePath, EventLoop) async throws -> Void) async throws {
         try await withTemporaryDirectory { dir in
             let path = dir.appending("fifo")
             guard mkfifo(path.string, 0o600) == 0 else { throw IOError("mkfifo", Errno(rawValue: errno)) }
-            return try await withLoop { loop in try await body(path, loop) }
+            try await withLoop { loop in try await body(path, loop) }
         }
     }
 
