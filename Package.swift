@@ -48,6 +48,7 @@ let package = Package(
             name: "FileCopy",
             dependencies: ["RingLoop"],
             path: "Examples/FileCopy",
+            exclude: ["README.md"],
             swiftSettings: strict
         ),
         // Micro-benchmarks of the runtime's parts against in-process peers

@@ -13,7 +13,7 @@ struct FileCancellationTests {
         try await withTemporaryDirectory { dir in
             let path = dir.appending("fifo")
             guard mkfifo(path.string, 0o600) == 0 else { throw IOError("mkfifo", Errno(rawValue: errno)) }
-            try await withLoop { loop async throws in try await body(path, loop) }
+            try await withLoop { loop in try await body(path, loop) }
         }
     }
 

@@ -15,9 +15,10 @@ struct FileCopyTests {
         parsed.quiet = true
         let options = parsed
         let fds = openFDCount()
-        let message: String? = try await withLoop { loop in
+        var message: String?
+        try await withLoop { loop in
             if let uid { _ = try await loop.submit { setFileSystemUserID(uid) }.get() }
-            let result: String? = try await loop.run {
+            message = try await loop.run {
                 do throws(CopyError) {
                     try await FileCopier(options: options, loop: loop).run()
                     return nil
@@ -26,7 +27,6 @@ struct FileCopyTests {
                 }
             }
             #expect(try await inFlight(loop) == 0)
-            return result
         }
         #expect(openFDCount() == fds)
         return message
@@ -55,9 +55,10 @@ struct FileCopyTests {
             try handle.close()
             #expect(try await copy([sparse.string, sparseCopy.string]) == nil)
             #expect(try readFileSynchronously(sparseCopy) == readFileSynchronously(sparse))
-            let copied = try await withLoop { loop in try await FileSystem(eventLoop: loop).status(of: sparseCopy) }
-            #expect(copied.size == 64 << 20)
-            #expect(copied.allocatedSize < 1 << 20)
+            var copied: FileStatus?
+            try await withLoop { loop in copied = try await FileSystem(eventLoop: loop).status(of: sparseCopy) }
+            #expect(copied?.size == 64 << 20)
+            #expect((copied?.allocatedSize ?? .max) < 1 << 20)
 
             // Empty file; into a directory; across file systems (/dev/shm is tmpfs).
             let empty = dir.appending("empty")

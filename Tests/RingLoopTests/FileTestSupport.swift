@@ -40,7 +40,6 @@ func readFileSynchronously(_ path: FilePath) throws -> [UInt8] {
     try Array(Data(contentsOf: URL(fileURLWithPath: path.string)))
 }
 
-
 /// Sets the calling thread's file-system user ID (setfsuid(2) is per thread
 /// on Linux) and returns the previous one. Used on a loop thread so that a
 /// root test process meets real permission checks.
