@@ -13,7 +13,7 @@ import Glibc
 /// saves, and a thread count that changes by itself upsets tests). Actions run
 /// on it, outside its lock; they only withdraw a waiter (taking its
 /// primitive's lock) and resume it.
-// Safe to share: `heap`, `sequence`, `started` and `sleepingUntil` are
+// Safe to share: `heap`, `started` and `sleepingUntil` are
 // guarded by `mutex`; `TimerNode`s are touched only under it.
 @usableFromInline final class TimeoutTimer: @unchecked Sendable {
     @usableFromInline static let shared = TimeoutTimer()
@@ -21,7 +21,7 @@ import Glibc
     /// A scheduled timeout, to cancel once its waiter resumes.
     // Safe to share: the node is only touched under the timer's `mutex`.
     @usableFromInline struct Handle: @unchecked Sendable {
-        fileprivate let node: TimerNode
+        fileprivate let node: TimeoutNode
 
         @usableFromInline func cancel() { TimeoutTimer.shared.cancel(node) }
     }
@@ -29,7 +29,6 @@ import Glibc
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     private var heap = TimerHeap()
-    private var sequence: UInt64 = 0
     private var started = false
     /// When the thread will wake by itself; nil while it is not waiting.
     private var sleepingUntil: Deadline?
@@ -51,23 +50,22 @@ import Glibc
     func schedule(at deadline: Deadline, _ action: @escaping @Sendable () -> Void) -> Handle {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        sequence &+= 1
-        let node = TimerNode(deadline: deadline, sequence: sequence) { _ in action() }
+        let node = TimeoutNode(deadline: deadline, action: action)
         heap.insert(node)
         if !started {
             started = true
             Threads.detach(Threads.spawn(name: "ringloop-timer") { [self] in run() })
-        } else if heap.first === node, let sleepingUntil, deadline < sleepingUntil {
+        } else if let sleepingUntil, deadline < sleepingUntil {
             pthread_cond_signal(condition)
         }
         return Handle(node: node)
     }
 
-    private func cancel(_ node: TimerNode) {
+    private func cancel(_ node: TimeoutNode) {
         pthread_mutex_lock(mutex)
         // Cancelling the earliest timer needs no wakeup: the thread wakes at
         // its deadline, finds nothing due and sleeps on.
-        if heap.remove(node) { node.action = nil }
+        _ = heap.cancel(node)
         pthread_mutex_unlock(mutex)
     }
 
@@ -81,20 +79,13 @@ import Glibc
     private func run() {
         pthread_mutex_lock(mutex)
         while true {
-            let now = Deadline.now()
-            if let top = heap.first {
-                if top.deadline <= now {
-                    heap.remove(top)
-                    let action = top.action
-                    top.action = nil
-                    pthread_mutex_unlock(mutex)
-                    action?(true)
-                    pthread_mutex_lock(mutex)
-                } else {
-                    sleep(until: top.deadline)
-                }
+            if let node = heap.popDue(now: .now(), horizon: .max) {
+                // Popped under the lock, so no `cancel` reaches it any more.
+                pthread_mutex_unlock(mutex)
+                node.fire(true)
+                pthread_mutex_lock(mutex)
             } else {
-                sleep(until: .distantFuture)
+                sleep(until: heap.nextDeadline() ?? .distantFuture)
             }
         }
     }
@@ -111,4 +102,25 @@ import Glibc
         }
         sleepingUntil = nil
     }
+}
+
+/// A timeout in `TimeoutTimer`'s heap.
+// Safe to share: `action` is set at init and then touched under the timer's
+// mutex (cancellation), or once by the timer thread after popping the node
+// under that mutex (after which no cancellation reaches it).
+final class TimeoutNode: TimerNode, @unchecked Sendable {
+    private var action: (@Sendable () -> Void)?
+
+    init(deadline: Deadline, action: @escaping @Sendable () -> Void) {
+        self.action = action
+        super.init(deadline: deadline)
+    }
+
+    override func fire(_ fired: Bool) {
+        let action = self.action
+        self.action = nil
+        action?()
+    }
+
+    override func didCancel() { action = nil }
 }
