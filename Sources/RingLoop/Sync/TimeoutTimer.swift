@@ -13,15 +13,15 @@ import Glibc
 /// saves, and a thread count that changes by itself upsets tests). Actions run
 /// on it, outside its lock; they only withdraw a waiter (taking its
 /// primitive's lock) and resume it.
-// Safe to share: `heap`, `started` and `sleepingUntil` are guarded by
-// `mutex`; `TimerNode`s are touched only under it.
+// Safe to share: `heap`, `started` and `sleepingUntil` are
+// guarded by `mutex`; `TimerNode`s are touched only under it.
 @usableFromInline final class TimeoutTimer: @unchecked Sendable {
     @usableFromInline static let shared = TimeoutTimer()
 
     /// A scheduled timeout, to cancel once its waiter resumes.
     // Safe to share: the node is only touched under the timer's `mutex`.
     @usableFromInline struct Handle: @unchecked Sendable {
-        fileprivate let node: TimerNode
+        fileprivate let node: TimeoutNode
 
         @usableFromInline func cancel() { TimeoutTimer.shared.cancel(node) }
     }
@@ -50,7 +50,7 @@ import Glibc
     func schedule(at deadline: Deadline, _ action: @escaping @Sendable () -> Void) -> Handle {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        let node = ClosureTimer(deadline: deadline) { _ in action() }
+        let node = TimeoutNode(deadline: deadline, action: action)
         heap.insert(node)
         if !started {
             started = true
@@ -61,11 +61,11 @@ import Glibc
         return Handle(node: node)
     }
 
-    private func cancel(_ node: TimerNode) {
+    private func cancel(_ node: TimeoutNode) {
         pthread_mutex_lock(mutex)
         // Cancelling the earliest timer needs no wakeup: the thread wakes at
         // its deadline, finds nothing due and sleeps on.
-        heap.cancel(node)
+        _ = heap.cancel(node)
         pthread_mutex_unlock(mutex)
     }
 
@@ -79,10 +79,10 @@ import Glibc
     private func run() {
         pthread_mutex_lock(mutex)
         while true {
-            let now = Deadline.now()
-            if let due = heap.popDue(now: now, horizon: heap.sequenceHorizon) {
+            if let node = heap.popDue(now: .now(), horizon: .max) {
+                // Popped under the lock, so no `cancel` reaches it any more.
                 pthread_mutex_unlock(mutex)
-                due.fire(true)
+                node.fire(true)
                 pthread_mutex_lock(mutex)
             } else {
                 sleep(until: heap.nextDeadline() ?? .distantFuture)
@@ -102,4 +102,25 @@ import Glibc
         }
         sleepingUntil = nil
     }
+}
+
+/// A timeout in `TimeoutTimer`'s heap.
+// Safe to share: `action` is set at init and then touched under the timer's
+// mutex (cancellation), or once by the timer thread after popping the node
+// under that mutex (after which no cancellation reaches it).
+final class TimeoutNode: TimerNode, @unchecked Sendable {
+    private var action: (@Sendable () -> Void)?
+
+    init(deadline: Deadline, action: @escaping @Sendable () -> Void) {
+        self.action = action
+        super.init(deadline: deadline)
+    }
+
+    override func fire(_ fired: Bool) {
+        let action = self.action
+        self.action = nil
+        action?()
+    }
+
+    override func didCancel() { action = nil }
 }
