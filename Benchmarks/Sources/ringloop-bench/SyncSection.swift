@@ -14,7 +14,7 @@ enum SyncSection {
     static func make(quick: Bool) throws -> MicroSection {
         let group = try EventLoopGroup(numberOfLoops: System.coreCount)
         let workerCounts = quick ? [16] : [2, 16, 128]
-        let operations = quick ? 60_000 : 240_000
+        let operations = quick ? 400_000 : 2_000_000
         let permits = 4
         let capacity = 1024
 
