@@ -6,7 +6,7 @@ import Musl
 import Synchronization
 
 /// The children alive right now, so that an interrupted ringloop-bench (SIGINT, SIGTERM,
-/// SIGHUP) does not leave a server running. A few fixed atomic slots: the signal handler
+/// SIGHUP) does not leave a server running, nor a large temporary file behind. A few fixed atomic slots: the signal handler
 /// may only read plain memory and call kill(2).
 enum ChildRegistry {
     private static let slot0 = Atomic<Int32>(0)
@@ -70,6 +70,24 @@ enum ChildRegistry {
     static func installSignalHandlers() {
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             signal(sig) { sig in
+                // SIGTERM first, so that a child can clean up (file-copy removes its partial
+                // copy); SIGKILL whatever is still there a second later.
+                ChildRegistry.each { slot in
+                    let pid = slot.load(ordering: .sequentiallyConsistent)
+                    if pid > 0 { kill(pid, SIGTERM) }
+                    return false
+                }
+                var pause = timespec(tv_sec: 0, tv_nsec: 10_000_000)
+                for _ in 0..<100 {
+                    var alive = false
+                    ChildRegistry.each { slot in
+                        let pid = slot.load(ordering: .sequentiallyConsistent)
+                        if pid > 0 && waitpid(pid, nil, WNOHANG) == 0 { alive = true }
+                        return false
+                    }
+                    if !alive { break }
+                    nanosleep(&pause, nil)
+                }
                 ChildRegistry.each { slot in
                     let pid = slot.load(ordering: .sequentiallyConsistent)
                     if pid > 0 { kill(pid, SIGKILL) }
