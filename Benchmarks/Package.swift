@@ -10,12 +10,18 @@ let cWarnings: [CSetting] = [
     .unsafeFlags(["-Wall", "-Wextra", "-O2"]),
 ]
 
-var dependencies: [Package.Dependency] = [
+// RingLoop itself, by path (the repository root, one level up). A path dependency's identity
+// is its directory name, which differs between checkouts: derive it rather than spell it.
+let root = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent()
+let ringLoop: Target.Dependency = .product(name: "RingLoop", package: root.lastPathComponent.lowercased())
+
+let dependencies: [Package.Dependency] = [
+    .package(path: root.path),
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
 ]
 
-var targets: [Target] = [
+let targets: [Target] = [
     // The performance ceiling: io_uring echo server in C (multishot accept, multishot recv
     // with a provided buffer ring, gathered sends).
     .executableTarget(
@@ -28,6 +34,11 @@ var targets: [Target] = [
         name: "bench-load",
         cSettings: cWarnings,
         linkerSettings: [.linkedLibrary("pthread"), .linkedLibrary("m")]
+    ),
+    // File-copy peer: a blocking read/write loop.
+    .executableTarget(
+        name: "bench-copy",
+        cSettings: cWarnings
     ),
     // Peer: one blocking thread per connection.
     .executableTarget(
@@ -43,37 +54,23 @@ var targets: [Target] = [
         ],
         swiftSettings: swift6
     ),
-    // The orchestrator: runs every server kind against bench-load and reports.
+    // RingLoop's echo server on the public callback API (one loop per --threads).
+    .executableTarget(
+        name: "bench-ringloop-server",
+        dependencies: [ringLoop],
+        swiftSettings: swift6
+    ),
+    // The orchestrator: runs every server kind against bench-load and reports; runs the
+    // file-copy peers as processes, and the thread pool and sync sections in process.
     .executableTarget(
         name: "ringloop-bench",
         dependencies: [
+            ringLoop,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         swiftSettings: swift6
     ),
 ]
-
-// MARK: - RingLoop slot
-//
-// The RingLoop echo server is not built here until the library compiles. To fill the slot:
-//   1. write Sources/bench-ringloop-server/ (an echo server on the RingLoop public API that
-//      honours the CLI contract: `--port P` (0 = pick), prints `PORT <n>` as its first stdout
-//      line and flushes; `--threads N` optional; exits on SIGTERM);
-//   2. build with RINGLOOP_BENCH_WITH_LIBRARY=1 in the environment.
-// ringloop-bench then finds `bench-ringloop-server` next to itself and runs it as the
-// `ringloop` server kind (an explicit --ringloop-server-cmd still wins).
-if Context.environment["RINGLOOP_BENCH_WITH_LIBRARY"] == "1" {
-    // A path dependency's identity is its directory name, which differs between checkouts.
-    let root = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent()
-    dependencies.append(.package(path: root.path))
-    targets.append(
-        .executableTarget(
-            name: "bench-ringloop-server",
-            dependencies: [.product(name: "RingLoop", package: root.lastPathComponent.lowercased())],
-            swiftSettings: swift6
-        )
-    )
-}
 
 let package = Package(
     name: "RingLoopBenchmarks",
@@ -81,8 +78,10 @@ let package = Package(
     products: [
         .executable(name: "bench-c-server", targets: ["bench-c-server"]),
         .executable(name: "bench-load", targets: ["bench-load"]),
+        .executable(name: "bench-copy", targets: ["bench-copy"]),
         .executable(name: "bench-blocking-server", targets: ["bench-blocking-server"]),
         .executable(name: "bench-nio-server", targets: ["bench-nio-server"]),
+        .executable(name: "bench-ringloop-server", targets: ["bench-ringloop-server"]),
         .executable(name: "ringloop-bench", targets: ["ringloop-bench"]),
     ],
     dependencies: dependencies,

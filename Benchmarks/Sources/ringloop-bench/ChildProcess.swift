@@ -186,12 +186,13 @@ final class ChildProcess {
         return true
     }
 
-    /// Waits for the child to exit until `deadline`; returns whether it did.
-    func wait(until deadline: Double) -> Bool {
+    /// Waits for the child to exit until `deadline`, looking every `interval` seconds;
+    /// returns whether it did.
+    func wait(until deadline: Double, interval: Double = 0.005) -> Bool {
         while !poll() {
             if monotonicSeconds() >= deadline { return false }
             for reader in readers where !reader.eof { reader.drain() }
-            usleep(5000)
+            usleep(UInt32(interval * 1e6))
         }
         return true
     }
@@ -216,6 +217,9 @@ final class ChildProcess {
         guard let s = exitStatus, s & 0x7f == 0 else { return nil }
         return (s >> 8) & 0xff
     }
+
+    /// What the exited child used (CPU times, max RSS…).
+    var resourceUsage: rusage { usage }
 
     /// CPU time the exited child used, user + system, in microseconds.
     var cpuMicroseconds: Double {

@@ -15,11 +15,13 @@ struct LoadOutput: Decodable {
     var meanUs: Double?
 }
 
-/// One server at one point (connections × message size).
+/// One server at one point (connections × message size, closed loop or an offered rate).
 struct EchoRun: Codable {
     var server: String
     var connections: Int
     var size: Int
+    /// Open loop: the msgs/s offered; nil in the closed loop.
+    var offeredRate: Double?
     var status = "ok"
     var msgs: UInt64 = 0
     var bytes: UInt64 = 0
@@ -50,13 +52,19 @@ struct EchoRun: Codable {
     var otherCpuPct: Double?
     /// Reference server's msgs/s divided by this one's.
     var ratio: Double?
+    /// Open loop: reference server's CPU µs/msg and p99 divided by this one's (<1: the
+    /// reference is cheaper, or faster).
+    var cpuRatio: Double?
+    var p99Ratio: Double?
 
     var ok: Bool { status == "ok" }
+    var fellBehind: Bool { status.hasPrefix("fell behind") }
 
-    init(server: String, connections: Int, size: Int) {
+    init(server: String, connections: Int, size: Int, offeredRate: Double? = nil) {
         self.server = server
         self.connections = connections
         self.size = size
+        self.offeredRate = offeredRate
     }
 }
 
@@ -73,6 +81,13 @@ struct EchoConfig: Codable {
     /// Ratios are reference msgs/s ÷ server msgs/s: ringloop when it ran, else the first server.
     var reference: String
     var notes: [String]
+    /// After the closed-loop grid (when `rate` is nil): open-loop points at these connection
+    /// counts × sizes, each at `openRate` msgs/s, or at `openFraction` of the slowest
+    /// server's closed-loop msgs/s at that point.
+    var openConnections: [Int] = []
+    var openSizes: [Int] = []
+    var openRate: Double?
+    var openFraction = 0.5
 }
 
 /// Echo over TCP on loopback: every server kind against bench-load, point by point.
@@ -92,7 +107,7 @@ struct EchoSection: BenchmarkSection {
                 let server = config.servers[(index + k) % n]
                 log("echo [\(index + 1)/\(points.count)] \(server.name): \(point.0) connections, "
                     + "\(byteSize(point.1)) messages")
-                let run = runOne(server, connections: point.0, size: point.1)
+                let run = runOne(server, connections: point.0, size: point.1, rate: config.rate)
                 if run.ok {
                     log("    \(grouped(run.msgsPerSec)) msgs/s, p99 \(sig3(run.p99Us)) µs")
                 } else {
@@ -102,11 +117,51 @@ struct EchoSection: BenchmarkSection {
             }
         }
         report.computeRatios()
+        if config.rate == nil { runOpenLoop(&report) }
         return report
     }
 
-    private func runOne(_ server: ServerSpec, connections: Int, size: Int) -> EchoRun {
-        var run = EchoRun(server: server.name, connections: connections, size: size)
+    /// The open-loop pass: every server at the same offered rate, so that servers which all
+    /// keep up are told apart by CPU per message and latency.
+    private func runOpenLoop(_ report: inout EchoReport) {
+        let points = config.openConnections.flatMap { c in config.openSizes.map { (c, $0) } }
+        for (index, point) in points.enumerated() {
+            let closed = report.runs.filter { $0.connections == point.0 && $0.size == point.1 && $0.ok }
+            var rate = config.openRate
+            if rate == nil, let slowest = closed.map(\.msgsPerSec).min(), slowest > 0 {
+                rate = roundedRate(slowest * config.openFraction)
+            }
+            guard let rate else {
+                log("echo open loop: \(point.0) connections × \(byteSize(point.1)) skipped (no closed-loop figures "
+                    + "to pick a rate from: give --open-rate)")
+                continue
+            }
+            let n = config.servers.count
+            for k in 0..<n {
+                let server = config.servers[(index + k) % n]
+                log("echo open loop [\(index + 1)/\(points.count)] \(server.name): \(point.0) connections, "
+                    + "\(byteSize(point.1)) messages, \(grouped(rate)) msgs/s offered")
+                let run = runOne(server, connections: point.0, size: point.1, rate: rate)
+                if run.ok {
+                    log("    \(grouped(run.msgsPerSec)) msgs/s, p99 \(sig3(run.p99Us)) µs, "
+                        + "CPU \(sig3(run.cpuUsPerMsg)) µs/msg")
+                } else {
+                    log("    \(run.status)")
+                }
+                report.openRuns.append(run)
+            }
+        }
+        report.computeOpenRatios()
+    }
+
+    /// Two significant figures: 23,456 -> 23,000.
+    private func roundedRate(_ rate: Double) -> Double {
+        let scale = pow(10, floor(log10(rate)) - 1)
+        return max(1, (rate / scale).rounded(.down) * scale)
+    }
+
+    private func runOne(_ server: ServerSpec, connections: Int, size: Int, rate: Double?) -> EchoRun {
+        var run = EchoRun(server: server.name, connections: connections, size: size, offeredRate: rate)
         func fail(_ why: String, _ child: ChildProcess? = nil) -> EchoRun {
             var text = "failed: " + why
             if let tail = child?.stderr.text.split(separator: "\n").suffix(3), !tail.isEmpty {
@@ -144,7 +199,7 @@ struct EchoSection: BenchmarkSection {
             "--warmup", String(config.warmup), "--threads", String(config.loadThreads),
             "--marks-fd", "3",
         ]
-        if let rate = config.rate { args += ["--rate", String(rate)] }
+        if let rate { args += ["--rate", String(rate)] }
         let load: ChildProcess
         do {
             load = try ChildProcess(name: "bench-load", argv: args, marksPipe: true)
@@ -223,6 +278,9 @@ struct EchoSection: BenchmarkSection {
         if out.msgs == 0 {
             run.status = "failed: no message completed in the window (a longer --warmup/--duration may help)"
         }
+        if let rate, run.ok, out.msgsPerSec < rate * 0.9 {
+            run.status = "fell behind: \(grouped(out.msgsPerSec)) of \(grouped(rate)) msgs/s offered"
+        }
         return run
     }
 
@@ -237,15 +295,63 @@ struct EchoReport: SectionReport {
     var id = SectionID.echo
     var config: EchoConfig
     var runs: [EchoRun] = []
+    var openRuns: [EchoRun] = []
 
     init(config: EchoConfig) {
         self.config = config
     }
 
+    /// Failed runs; an open-loop server that fell behind the offered rate is a finding
+    /// (shown in the table), not a failure.
     var failures: [String] {
-        runs.filter { !$0.ok }.map {
-            "echo \($0.server) \($0.connections) conns \(byteSize($0.size)): \($0.status)"
+        (runs + openRuns).filter { !$0.ok && !$0.fellBehind }.map {
+            "echo \($0.server) \($0.connections) conns \(byteSize($0.size))"
+                + ($0.offeredRate.map { " at \(grouped($0)) msgs/s" } ?? "") + ": \($0.status)"
         }
+    }
+
+    mutating func computeOpenRatios() {
+        for i in openRuns.indices where openRuns[i].ok {
+            let r = openRuns[i]
+            guard let ref = openRuns.first(where: {
+                $0.server == config.reference && $0.connections == r.connections && $0.size == r.size && $0.ok
+            }) else { continue }
+            if let mine = r.cpuUsPerMsg, let theirs = ref.cpuUsPerMsg, mine > 0 { openRuns[i].cpuRatio = theirs / mine }
+            if r.p99Us > 0 { openRuns[i].p99Ratio = ref.p99Us / r.p99Us }
+        }
+    }
+
+    private func openTable() -> String {
+        var t = TextTable(
+            headers: ["conns", "size", "offered/s", "server", "msgs/s", "p50 µs", "p99 µs", "p99.9 µs",
+                      "CPU µs/msg", "CPU %", "RSS MiB", "CPU \(config.reference)/x", "p99 \(config.reference)/x"],
+            leftAligned: [3])
+        var previous: (Int, Int)?
+        for c in config.openConnections {
+            for s in config.openSizes {
+                let point = openRuns.filter { $0.connections == c && $0.size == s }
+                guard !point.isEmpty else { continue }
+                if previous != nil { t.separator() }
+                previous = (c, s)
+                for name in serverOrder {
+                    guard let r = point.first(where: { $0.server == name }) else { continue }
+                    let offered = grouped(r.offeredRate ?? .nan)
+                    if r.ok || r.fellBehind {
+                        t.add([String(c), byteSize(s), offered, name + (r.fellBehind ? " (behind)" : ""),
+                               grouped(r.msgsPerSec), sig3(r.p50Us), sig3(r.p99Us), sig3(r.p999Us),
+                               sig3(r.cpuUsPerMsg), fixed(r.serverCpuPct, 0), fixed(r.serverRssMib, 1),
+                               fixed(r.cpuRatio, 2), fixed(r.p99Ratio, 2)])
+                    } else {
+                        t.add([String(c), byteSize(s), offered, name, "FAILED", "", "", "", "", "", "", "", ""])
+                    }
+                }
+            }
+        }
+        let header = "echo, open loop: every server at the same offered rate (half the slowest server's "
+            + "closed-loop rate at that point unless --open-rate), latency from the scheduled send; "
+            + "CPU and p99 \(config.reference)/x = \(config.reference)'s ÷ this server's (<1: \(config.reference) "
+            + "cheaper or faster)"
+        return header + "\n" + t.render()
     }
 
     mutating func computeRatios() {
@@ -296,7 +402,9 @@ struct EchoReport: SectionReport {
             header += "\nnote: other work on the machine used over 25% of a CPU during \(noisy.count) of "
                 + "\(runs.count) runs (up to \(fixed(worst, 0))%): compare within a point, not across runs"
         }
-        return header + "\n" + t.render()
+        var out = header + "\n" + t.render()
+        if !openRuns.isEmpty { out += "\n\n" + openTable() }
+        return out
     }
 
     func chart(machine: MachineDescription) -> SVGFigure? {

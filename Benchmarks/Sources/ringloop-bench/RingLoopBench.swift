@@ -12,19 +12,27 @@ struct RingLoopBench: ParsableCommand {
         commandName: "ringloop-bench",
         abstract: "Runs RingLoop and its peers through the same benchmarks and reports ratios.",
         discussion: """
-            Echo: for every connection count and message size, each server (c, blocking, nio, \
+            echo: for every connection count and message size, each server (c, blocking, nio, \
             ringloop) is started, bench-load runs against it, and the server's CPU time and RSS \
-            are sampled over the measured window. Servers are interleaved per point.
+            are sampled over the measured window; servers are interleaved per point. Then an \
+            open-loop pass offers every server the same rate at a few points.
 
-            The ringloop server comes from --ringloop-server-cmd, else from a \
-            bench-ringloop-server executable next to this one; without either it is skipped.
+            filecopy: RingLoop's file-copy, a blocking read/write loop (bench-copy) and cp copy \
+            one page-cache-warm file, round after round; every copy is compared with the source.
+
+            offload: ThreadPool against a thread per job, Dispatch and detached tasks (in process).
+
+            sync: AsyncLock, AsyncSemaphore and AsyncQueue under N tasks against a pthread mutex, \
+            sem_t and a mutex + condvar queue under N threads (in process).
+
+            Every section checks what it measures and the exit status is 1 when any check failed.
             """
     )
 
     @Option(name: .customLong("section"), help: "Sections to run (repeatable).")
     var sections: [SectionID] = SectionID.allCases
 
-    @Flag(help: "A quick subset: 1 and 100 connections, 64 B and 4 KiB, 2 s each (about 30-40 s).")
+    @Flag(help: "A quick subset of every section, under a minute: echo at 1 and 100 connections × 64 B and 4 KiB, 1 s each; a 256 MiB copy; short offload and sync runs.")
     var quick = false
 
     @Option(help: "Server kinds in table order, comma-separated.")
@@ -36,17 +44,41 @@ struct RingLoopBench: ParsableCommand {
     @Option(help: "Message sizes in bytes, comma-separated (default 64,4096,65536).")
     var sizes: String?
 
-    @Option(help: "Measured seconds per run (default 5, quick 2).")
+    @Option(help: "Measured seconds per echo run (default 5, quick 1).")
     var duration: Double?
 
-    @Option(help: "Warm-up seconds before each measured window (default 1, quick 0.25).")
+    @Option(help: "Warm-up seconds before each measured echo window (default 1, quick 0.25).")
     var warmup: Double?
 
     @Option(help: "Messages in flight per connection (closed loop).")
     var depth = 1
 
-    @Option(help: "Open loop: total offered msgs/s (latency from the scheduled send time).")
+    @Option(help: "Run the whole echo grid open loop at this total offered msgs/s (latency from the scheduled send time) instead of closed loop.")
     var rate: Double?
+
+    @Option(help: "Open-loop pass after the closed-loop grid: connection counts (default 100,1000; quick 100).")
+    var openConnections: String?
+
+    @Option(help: "Open-loop pass: message sizes (default 64,4096; quick 64).")
+    var openSizes: String?
+
+    @Option(help: "Open-loop pass: offered msgs/s (default: half the slowest server's closed-loop rate at each point).")
+    var openRate: Double?
+
+    @Flag(help: "Skip the open-loop pass.")
+    var noOpenLoop = false
+
+    @Option(help: "filecopy: file size in MiB (default 1024, quick 256).")
+    var copySizeMib: Int?
+
+    @Option(help: "filecopy: rounds (default 5, quick 2).")
+    var copyRounds: Int?
+
+    @Option(help: "filecopy: directory for the temporary files (the file system measured).")
+    var copyDir = "/tmp"
+
+    @Option(help: "filecopy: the RingLoop copier, e.g. \"/path/file-copy -q\"; SRC and DST are appended (default: file-copy next to this executable, else in the repository's .build/release).")
+    var fileCopyCmd: String?
 
     @Option(help: "bench-load threads.")
     var loadThreads = 1
@@ -70,6 +102,11 @@ struct RingLoopBench: ParsableCommand {
         guard depth >= 1 else { throw ValidationError("--depth must be at least 1") }
         guard loadThreads >= 1, serverThreads >= 1 else { throw ValidationError("thread counts must be at least 1") }
         if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
+        if let openRate, openRate <= 0 { throw ValidationError("--open-rate must be positive") }
+        if let copySizeMib, copySizeMib < 1 || copySizeMib > 65536 { throw ValidationError("--copy-size-mib must be in [1, 65536]") }
+        if let copyRounds, copyRounds < 1 { throw ValidationError("--copy-rounds must be at least 1") }
+        _ = try intList(openConnections, name: "--open-connections")
+        _ = try intList(openSizes, name: "--open-sizes")
         if let duration, duration <= 0 || duration > 600 { throw ValidationError("--duration must be in (0, 600]") }
         if let warmup, warmup < 0 || warmup > 600 { throw ValidationError("--warmup must be in [0, 600]") }
         _ = try intList(connections, name: "--connections")
@@ -88,7 +125,9 @@ struct RingLoopBench: ParsableCommand {
         guard access(loadPath, X_OK) == 0 else {
             throw ValidationError("\(loadPath) not found: build the package first (swift build -c release)")
         }
+        let copyTools = sections.contains(.filecopy) ? try resolveCopyTools(bin: bin) : []
         notes.forEach { log("note: " + $0) }
+        log("machine: \(machine.summary)")
 
         var reports: [any SectionReport] = []
         for id in sections {
@@ -97,13 +136,33 @@ struct RingLoopBench: ParsableCommand {
             case .echo:
                 let conns = try intList(connections, name: "--connections") ?? (quick ? [1, 100] : [1, 100, 1000, 10000])
                 let sz = try intList(sizes, name: "--sizes") ?? (quick ? [64, 4096] : [64, 4096, 65536])
-                let config = EchoConfig(
+                var config = EchoConfig(
                     connections: conns, sizes: sz,
-                    duration: duration ?? (quick ? 2 : 5), warmup: warmup ?? (quick ? 0.25 : 1),
+                    duration: duration ?? (quick ? 1 : 5), warmup: warmup ?? (quick ? 0.25 : 1),
                     depth: depth, rate: rate, loadThreads: loadThreads, servers: specs,
                     reference: specs.contains { $0.name == "ringloop" } ? "ringloop" : specs[0].name,
                     notes: notes)
+                if !noOpenLoop {
+                    config.openConnections = try intList(openConnections, name: "--open-connections")
+                        ?? (quick ? [100] : [100, 1000])
+                    config.openSizes = try intList(openSizes, name: "--open-sizes") ?? (quick ? [64] : [64, 4096])
+                    config.openRate = openRate
+                }
                 section = EchoSection(config: config, loadPath: loadPath)
+            case .filecopy:
+                let config = FileCopyConfig(
+                    sizeBytes: (copySizeMib ?? (quick ? 256 : 1024)) << 20,
+                    rounds: copyRounds ?? (quick ? 2 : 5),
+                    parentDirectory: copyDir, tools: copyTools,
+                    notes: ["cp is GNU coreutils: it copies in the kernel (copy_file_range) where the file system allows",
+                            "bench-copy: one thread, read(2)/write(2) of 512 KiB blocks; file-copy: its defaults "
+                            + "(512 KiB blocks, 8 in flight, destination preallocated, written under a temporary name "
+                            + "and renamed)"])
+                section = FileCopySection(config: config)
+            case .offload:
+                section = try OffloadSection.make(quick: quick)
+            case .sync:
+                section = try SyncSection.make(quick: quick)
             }
             reports.append(section.run())
         }
@@ -150,9 +209,8 @@ struct RingLoopBench: ParsableCommand {
                 } else if access(bin + "/bench-ringloop-server", X_OK) == 0 {
                     command = [bin + "/bench-ringloop-server"]
                 } else {
-                    notes.append("ringloop skipped: no --ringloop-server-cmd and no bench-ringloop-server "
-                                 + "in \(bin) (see the RingLoop slot in Benchmarks/Package.swift)")
-                    continue
+                    throw ValidationError("no bench-ringloop-server in \(bin): build the package first "
+                                          + "(swift build -c release), or give --ringloop-server-cmd")
                 }
                 if serverThreads > 1 { command += ["--threads", threads] }
                 specs.append(ServerSpec(name: name, command: command))
@@ -161,6 +219,43 @@ struct RingLoopBench: ParsableCommand {
             }
         }
         return specs
+    }
+
+    /// ringloop (file-copy), blocking (bench-copy) and cp, in that order.
+    private func resolveCopyTools(bin: String) throws -> [CopyTool] {
+        var ringloop: [String]
+        if let cmd = fileCopyCmd {
+            ringloop = splitCommandLine(cmd)
+            guard !ringloop.isEmpty else { throw ValidationError("--file-copy-cmd is empty") }
+        } else {
+            let candidates = [bin + "/file-copy", Self.repositoryRoot + "/.build/release/file-copy"]
+            guard let found = candidates.first(where: { access($0, X_OK) == 0 }) else {
+                throw ValidationError("""
+                    RingLoop's file-copy not found (looked for \(candidates.joined(separator: ", "))). Build it \
+                    next to ringloop-bench: swift build -c release --package-path Benchmarks \
+                    --scratch-path Benchmarks/.build --product file-copy; or give --file-copy-cmd, or \
+                    leave filecopy out (--section echo --section offload --section sync).
+                    """)
+            }
+            ringloop = [found, "-q"]
+        }
+        if !ringloop.contains("SRC") { ringloop += ["SRC", "DST"] }
+        let blocking = bin + "/bench-copy"
+        guard access(blocking, X_OK) == 0 else {
+            throw ValidationError("\(blocking) not found: build the package first (swift build -c release)")
+        }
+        return [
+            CopyTool(name: "ringloop", command: ringloop),
+            CopyTool(name: "blocking", command: [blocking, "SRC", "DST"]),
+            CopyTool(name: "cp", command: ["cp", "SRC", "DST"]),
+        ]
+    }
+
+    /// The repository this harness was built from (Benchmarks/ is one level down).
+    static var repositoryRoot: String {
+        var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(4)  // Benchmarks/Sources/ringloop-bench/RingLoopBench.swift
+        return parts.joined(separator: "/")
     }
 
     private func intList(_ text: String?, name: String) throws -> [Int]? {

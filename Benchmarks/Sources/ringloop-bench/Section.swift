@@ -1,10 +1,16 @@
 import ArgumentParser
 
 /// The benchmark sections ringloop-bench knows. Each one measures RingLoop against peers
-/// run in the same invocation. Only `echo` exists so far; file copy, the thread pool and the
-/// sync primitives are meant to join as further cases, each with its own `BenchmarkSection`.
+/// run in the same invocation, interleaved.
 enum SectionID: String, CaseIterable, Codable, Sendable, ExpressibleByArgument {
+    /// TCP echo servers (processes) against the C load generator.
     case echo
+    /// Copying one large file: RingLoop's file-copy, a blocking read/write loop and cp.
+    case filecopy
+    /// CPU offload: ThreadPool against a thread per job and Dispatch (in process).
+    case offload
+    /// Sync primitives under tasks against pthread equivalents under threads (in process).
+    case sync
 }
 
 /// One part of the benchmark: runs its points and returns a report.
