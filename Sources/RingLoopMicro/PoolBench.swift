@@ -13,6 +13,18 @@ enum PoolBench {
     @inline(never)
     static func tinyJob(_ i: Int) -> Int { i &* 2_654_435_761 &+ 17 }
 
+    /// A job of about a hundred nanoseconds: a dependent xorshift-multiply
+    /// chain the optimiser cannot fold.
+    @inline(never)
+    static func mediumJob(_ i: Int) -> Int {
+        var x = UInt64(truncatingIfNeeded: i) | 1
+        for _ in 0..<64 {
+            x ^= x >> 29
+            x = x &* 0xBF58_476D_1CE4_E5B9
+        }
+        return Int(truncatingIfNeeded: x)
+    }
+
     static func cases() -> [BenchCase] {
         let jobs = 200_000
         let threadJobs = 5_000
@@ -114,6 +126,26 @@ enum PoolBench {
             },
             BenchCase(group: "pool: batch of tiny items", name: "one thread, serial (reference)", operations: batch) { n in
                 blackHole((0..<n).map { tinyJob($0) })
+            },
+
+            BenchCase(group: "pool: batch of ~100ns items", name: "ThreadPool.parallelMap", operations: batch / 10) { n in
+                blackHole(try await pool.parallelMap(0..<n) { mediumJob($0) })
+            },
+            BenchCase(group: "pool: batch of ~100ns items", name: "DispatchQueue.concurrentPerform", operations: batch / 10) { n in
+                let chunks = System.coreCount * 4
+                let size = (n + chunks - 1) / chunks
+                var out = [Int](repeating: 0, count: n)
+                out.withUnsafeMutableBufferPointer { buffer in
+                    // Safe: every chunk writes a disjoint range of the buffer.
+                    nonisolated(unsafe) let target = buffer
+                    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                        for i in (c * size)..<min(n, (c + 1) * size) { target[i] = mediumJob(i) }
+                    }
+                }
+                blackHole(out)
+            },
+            BenchCase(group: "pool: batch of ~100ns items", name: "one thread, serial (reference)", operations: batch / 10) { n in
+                blackHole((0..<n).map { mediumJob($0) })
             },
 
             // Latency: one job at a time, submitted on the loop, the next one

@@ -168,6 +168,9 @@ struct ThreadPoolTests {
         #expect(small == Array(11..<21))
         let empty = try await pool.parallelMap([Int]()) { $0 }
         #expect(empty.isEmpty)
+        // Results that own memory are moved out intact (and, under ASan, not leaked).
+        let strings = try await pool.parallelMap(Array(0..<5_000), chunkSize: 64) { "a string longer than inline storage \($0)" }
+        #expect(strings == (0..<5_000).map { "a string longer than inline storage \($0)" })
         await pool.shutdownGracefully()
         assertDrained(pool)
     }
@@ -189,6 +192,15 @@ struct ThreadPoolTests {
         #expect(afterwards < 10_000)
         usleep(20_000)
         #expect(visited.get == afterwards)
+
+        // Results already written by finished chunks, and the partial results of
+        // the failing chunk, are released (ASan/LSan would report a leak).
+        await #expect(throws: TestError(code: 4)) {
+            _ = try await pool.parallelMap(Array(0..<5_000), chunkSize: 100) { i -> String in
+                if i == 4_321 { throw TestError(code: 4) }
+                return "a string longer than inline storage \(i)"
+            }
+        }
         assertDrained(pool)
         await pool.shutdownGracefully()
     }

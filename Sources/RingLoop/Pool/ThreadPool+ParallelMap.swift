@@ -32,24 +32,14 @@ extension ThreadPool {
         let perWorker = threadCount * 4
         let size = max(1, chunkSize ?? (count + perWorker - 1) / perWorker)
         let start = items.startIndex
-        let chunks = try await runChunks((count + size - 1) / size) { chunk -> [T] in
-            let lower = start + chunk * size
-            let upper = min(lower + size, start + count)
-            var out: [T] = []
-            out.reserveCapacity(upper - lower)
-            var index = lower
-            while index < upper {
-                if (index - lower) & 127 == 0 { try ThreadPool.checkCancellation() }
-                out.append(try transform(items[index]))
-                index += 1
-            }
-            return out
+        let output = ChunkOutput<T>(count: count)
+        // Each chunk writes its results in place; the array is built once all
+        // have succeeded. On failure, `output` cleans up what was written.
+        _ = try await runChunks((count + size - 1) / size) { chunk in
+            let lower = chunk * size
+            try output.fill(lower..<min(lower + size, count)) { try transform(items[start + $0]) }
         }
-        if chunks.count == 1 { return chunks[0] }
-        var result: [T] = []
-        result.reserveCapacity(count)
-        for chunk in chunks { result.append(contentsOf: chunk) }
-        return result
+        return output.takeArray()
     }
 
     /// Runs `body(0)`, …, `body(count - 1)` as pool jobs and returns their
