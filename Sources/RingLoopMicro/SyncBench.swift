@@ -18,9 +18,17 @@ enum SyncBench {
         }
     }
 
+    /// Runs `body(0)` and `body(1)` as two tasks on `CoreBench.loop`.
+    static func twoOnLoop(_ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<2 { group.addTask(executorPreference: CoreBench.loop) { try await body(i) } }
+            try await group.waitForAll()
+        }
+    }
+
     static func lockCases() -> [BenchCase] {
         let uncontended = "sync lock uncontended"
-        let handoff = "sync lock hand-off"
+        let handoff = "sync lock hand-off (1 loop)"
         let crowd = "sync lock 100 tasks"
         return [
             BenchCase(group: uncontended, name: "AsyncLock lock+unlock", operations: 1_000_000) { n in
@@ -44,20 +52,14 @@ enum SyncBench {
                 for _ in 0..<n { mutex.withLock { $0 &+= 1 } }
             },
 
-            // Two tasks looping lock/unlock, both queued behind the lock before
-            // it is first released: with FIFO hand-off they then alternate, so
-            // every operation hands the lock to a suspended task.
+            // Two tasks on one loop looping lock/unlock, both queued behind
+            // the lock before it is first released. On one thread with FIFO
+            // hand-off they strictly alternate (as long as an `await` that
+            // does not suspend keeps running instead of re-enqueueing the task:
+            // see how EventLoop.runJob runs task jobs): every operation hands
+            // the lock to a suspended task and suspends the releaser. On the
+            // pool, two threads mostly find the lock free: no hand-off to time.
             BenchCase(group: handoff, name: "AsyncLock", operations: 100_000) { n in
-                let lock = AsyncLock()
-                try await lock.lock()
-                let tasks = (0..<2).map { _ in
-                    Task { for _ in 0..<(n / 2) { try await lock.lock(); try lock.unlock() } }
-                }
-                while lock.waiterCount < 2 { await Task.yield() }
-                try lock.unlock()
-                for task in tasks { try await task.value }
-            },
-            BenchCase(group: handoff, name: "AsyncLock, both tasks on one loop", operations: 100_000) { n in
                 let lock = AsyncLock()
                 try await lock.lock()
                 let tasks = (0..<2).map { _ in
@@ -73,17 +75,17 @@ enum SyncBench {
                 let lock = MutexLock()
                 await lock.lock()
                 let tasks = (0..<2).map { _ in
-                    Task { for _ in 0..<(n / 2) { await lock.lock(); lock.unlock() } }
+                    Task(executorPreference: CoreBench.loop) { for _ in 0..<(n / 2) { await lock.lock(); lock.unlock() } }
                 }
                 while lock.waiting < 2 { await Task.yield() }
                 lock.unlock()
                 for task in tasks { await task.value }
             },
-            BenchCase(group: handoff, name: "actor", operations: 100_000) { n in
+            BenchCase(group: handoff, name: "actor (tasks on the loop)", operations: 100_000) { n in
                 let lock = ActorLock()
                 await lock.lock()
                 let tasks = (0..<2).map { _ in
-                    Task { for _ in 0..<(n / 2) { await lock.lock(); await lock.unlock() } }
+                    Task(executorPreference: CoreBench.loop) { for _ in 0..<(n / 2) { await lock.lock(); await lock.unlock() } }
                 }
                 while await lock.waiting < 2 { await Task.yield() }
                 await lock.unlock()
@@ -108,44 +110,32 @@ enum SyncBench {
     /// `pairs` producers release and `pairs` consumers acquire `n` permits in
     /// all; and a ping-pong where every acquire waits (two hand-offs a round).
     static func semaphoreCases() -> [BenchCase] {
-        let pingPong = "sync semaphore ping-pong"
+        // Two tasks on one loop: A releases `ping` and waits on `pong`, B the
+        // reverse, so every acquire suspends and every release resumes.
+        let pingPong = "sync semaphore ping-pong (1 loop)"
         return [
             BenchCase(group: pingPong, name: "AsyncSemaphore", operations: 100_000) { n in
                 let ping = AsyncSemaphore(value: 0)
                 let pong = AsyncSemaphore(value: 0)
-                try await concurrently(2) { i in
+                try await twoOnLoop { i in
                     for _ in 0..<(n / 2) {
                         if i == 0 { ping.release(); try await pong.acquire() } else { try await ping.acquire(); pong.release() }
                     }
                 }
             },
-            BenchCase(group: pingPong, name: "AsyncSemaphore, both tasks on one loop", operations: 100_000) { n in
-                let ping = AsyncSemaphore(value: 0)
-                let pong = AsyncSemaphore(value: 0)
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for i in 0..<2 {
-                        group.addTask(executorPreference: CoreBench.loop) {
-                            for _ in 0..<(n / 2) {
-                                if i == 0 { ping.release(); try await pong.acquire() } else { try await ping.acquire(); pong.release() }
-                            }
-                        }
-                    }
-                    try await group.waitForAll()
-                }
-            },
             BenchCase(group: pingPong, name: "Mutex+continuations", operations: 100_000) { n in
                 let ping = MutexSemaphore(value: 0)
                 let pong = MutexSemaphore(value: 0)
-                try await concurrently(2) { i in
+                try await twoOnLoop { i in
                     for _ in 0..<(n / 2) {
                         if i == 0 { ping.release(); await pong.acquire() } else { await ping.acquire(); pong.release() }
                     }
                 }
             },
-            BenchCase(group: pingPong, name: "actor", operations: 100_000) { n in
+            BenchCase(group: pingPong, name: "actor (tasks on the loop)", operations: 100_000) { n in
                 let ping = ActorSemaphore(value: 0)
                 let pong = ActorSemaphore(value: 0)
-                try await concurrently(2) { i in
+                try await twoOnLoop { i in
                     for _ in 0..<(n / 2) {
                         if i == 0 { await ping.release(); await pong.acquire() } else { await ping.acquire(); await pong.release() }
                     }

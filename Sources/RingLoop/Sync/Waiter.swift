@@ -31,21 +31,31 @@ enum WithdrawReason: Sendable {
 ///
 /// Ownership: a queued node is owned by its queue (the strong `next` of its
 /// predecessor, or the queue's head); the suspended call also holds it.
+///
+/// Resumption goes through `resumeFunction`, set by the typed `Waiter`: a
+/// virtual method of a generic class always runs its unspecialized body, which
+/// looks up type metadata at every step (a third of a hand-off's cost).
 // Safe to share: every field is read and written under the owning primitive's
 // `stateLock`, except in `resume()`, which runs once, after the node turned
-// `.done` under that lock, on the thread that completed it.
+// `.done` under that lock, on the thread that completed it. For the same
+// reason no access can overlap another: `@exclusivity(unchecked)` spares the
+// dynamic checks.
 @usableFromInline class WaiterNode: @unchecked Sendable {
-    @usableFromInline var next: WaiterNode?
+    @usableFromInline @exclusivity(unchecked) var next: WaiterNode?
     /// Unowned: a linked node's predecessor is linked too, and kept alive by
     /// the queue (its own predecessor's `next`, or the head).
-    @usableFromInline unowned(unsafe) var previous: WaiterNode?
+    @usableFromInline @exclusivity(unchecked) unowned(unsafe) var previous: WaiterNode?
     /// Tag of the queue holding the node; 0 when in none.
-    @usableFromInline var queueTag: UInt8 = 0
-    @usableFromInline var phase: WaiterPhase = .admitting
+    @usableFromInline @exclusivity(unchecked) var queueTag: UInt8 = 0
+    @usableFromInline @exclusivity(unchecked) var phase: WaiterPhase = .admitting
     /// The pending timeout, cancelled when the node resumes.
-    @usableFromInline var timer: TimeoutTimer.Handle?
+    @usableFromInline @exclusivity(unchecked) var timer: TimeoutTimer.Handle?
+    /// Delivers the outcome (specialized for the node's type).
+    @usableFromInline let resumeFunction: (WaiterNode) -> Void
 
-    @usableFromInline init() {}
+    @usableFromInline init(resume: @escaping (WaiterNode) -> Void) {
+        resumeFunction = resume
+    }
 
     /// Releases the rest of a dropped chain iteratively: a recursive release
     /// of a long queue would overflow the stack.
@@ -59,7 +69,7 @@ enum WithdrawReason: Sendable {
     }
 
     /// Delivers the outcome; called once, outside the owner's lock.
-    @usableFromInline func resume() {}
+    @inlinable final func resume() { resumeFunction(self) }
 }
 
 /// A suspended call waiting for a `Value` (the lock, a permit, an item…),
@@ -76,13 +86,14 @@ enum WithdrawReason: Sendable {
         case promise(Promise<Value>)
     }
 
-    @usableFromInline var payload: Payload
-    @usableFromInline var resumer: Resumer?
-    @usableFromInline var outcome: Result<Value, any Error>?
+    @usableFromInline @exclusivity(unchecked) var payload: Payload
+    @usableFromInline @exclusivity(unchecked) var resumer: Resumer?
+    @usableFromInline @exclusivity(unchecked) var outcome: Result<Value, any Error>?
 
     @inlinable
     init(_ payload: Payload) {
         self.payload = payload
+        super.init { unsafeDowncast($0, to: Waiter<Value, Payload>.self).resumeNow() }
     }
 
     /// Sets how to resume (under the owner's lock, before admission).
@@ -101,8 +112,8 @@ enum WithdrawReason: Sendable {
         wakeups.append(self)
     }
 
-    @usableFromInline
-    override func resume() {
+    @inlinable
+    func resumeNow() {
         if let timer {
             self.timer = nil
             timer.cancel()
