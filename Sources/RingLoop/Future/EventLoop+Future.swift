@@ -94,8 +94,7 @@ extension EventLoop {
 /// A timer that completes a future with the outcome of its body.
 // Safe to share: its mutable state (`body`, the node's flags) is touched only on
 // the owning loop's thread; other threads hop there (`install`, `cancel`).
-@usableFromInline
-final class ScheduledTimer<T: Sendable>: TimerNode, @unchecked Sendable {
+@usableFromInline final class ScheduledTimer<T: Sendable>: TimerNode, @unchecked Sendable {
     @usableFromInline let future: Future<T>
     @usableFromInline var body: (@Sendable () throws -> T)?
 

@@ -170,8 +170,7 @@ extension Future {
 
 /// Gathers results by index; touched only on one loop's thread.
 // Safe to share: used only from callbacks that all run on the same loop thread.
-@usableFromInline
-final class Collector<T>: @unchecked Sendable {
+@usableFromInline final class Collector<T>: @unchecked Sendable {
     @usableFromInline var values: [T?]
     @usableFromInline var remaining: Int
 

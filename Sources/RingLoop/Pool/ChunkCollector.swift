@@ -7,8 +7,7 @@
 /// the last chunk is accounted for, so no chunk still runs when
 /// `parallelMap` returns.
 // Safe to share: every mutable field is guarded by `lock`.
-@usableFromInline
-final class ChunkCollector<T: Sendable>: @unchecked Sendable {
+@usableFromInline final class ChunkCollector<T: Sendable>: @unchecked Sendable {
     private let lock = Lock()
     private var results: [T?]
     private var remaining: Int

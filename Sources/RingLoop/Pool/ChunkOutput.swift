@@ -8,8 +8,7 @@
 // Safe to share: chunks write disjoint ranges of `base`; `filled` and `taken`
 // are guarded by `lock`; `takeArray()` runs after every chunk has finished
 // (the caller is resumed through the chunk collector's lock).
-@usableFromInline
-final class ChunkOutput<T>: @unchecked Sendable {
+@usableFromInline final class ChunkOutput<T>: @unchecked Sendable {
     @usableFromInline let base: UnsafeMutablePointer<T>
     @usableFromInline let count: Int
     private let lock = Lock()

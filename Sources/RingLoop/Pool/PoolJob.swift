@@ -18,8 +18,7 @@ import Synchronization
 // owning `PoolQueue`'s lock; `cancelRequested` is atomic; `perform` is
 // immutable; the subclass's payload is written before admission and read by
 // the single deliverer after the lock hand-off that made it the deliverer.
-@usableFromInline
-class PoolJob: @unchecked Sendable {
+@usableFromInline class PoolJob: @unchecked Sendable {
     enum State: UInt8 {
         /// Created, not yet admitted.
         case new

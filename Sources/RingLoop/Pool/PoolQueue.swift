@@ -13,8 +13,7 @@ import Glibc
 // Safe to share: every mutable field is guarded by `lock` (`queuedCount` is an
 // atomic mirror, read without it only as a hint); the condition variables are
 // waited on and signalled only with `lock`'s mutex held.
-@usableFromInline
-final class PoolQueue: @unchecked Sendable {
+@usableFromInline final class PoolQueue: @unchecked Sendable {
     enum JoinState { case pending, inProgress, done }
 
     /// Jobs the queue holds before admissions have to wait (or fail).

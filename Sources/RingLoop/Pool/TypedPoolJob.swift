@@ -7,8 +7,7 @@
 // Safe to share: as `PoolJob`; the payload (body, future, continuation,
 // callback) is written before admission and afterwards touched only by the
 // single deliverer.
-@usableFromInline
-final class TypedPoolJob<T: Sendable>: PoolJob, @unchecked Sendable {
+@usableFromInline final class TypedPoolJob<T: Sendable>: PoolJob, @unchecked Sendable {
     /// Dropped once run, so a finished job keeps nothing of the caller alive.
     @usableFromInline var body: (@Sendable () throws -> T)?
     /// Completed on its loop; `file:line` name the submission in the loop's

@@ -12,8 +12,7 @@ import Musl
 /// runs meaningful.
 // Safe to share: the mutex is heap-allocated once, never moved, and every access
 // to it goes through pthread calls, which are thread-safe by definition.
-@usableFromInline
-package final class Lock: @unchecked Sendable {
+@usableFromInline package final class Lock: @unchecked Sendable {
     @usableFromInline
     let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
