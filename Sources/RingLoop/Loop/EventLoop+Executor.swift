@@ -12,12 +12,18 @@
 ///   ```
 ///   Its methods then run on the loop thread and may call loop-only APIs.
 extension EventLoop: SerialExecutor, TaskExecutor {
+    /// Jobs of tasks that prefer this loop (`Task(executorPreference: loop)`).
+    /// They run as task-executor jobs, so a task's `await`s that do not
+    /// suspend continue inline instead of re-queueing the task.
     public func enqueue(_ job: consuming ExecutorJob) {
-        enqueue(.job(UnownedJob(job)))
+        enqueue(.taskJob(UnownedJob(job)))
     }
 
+    /// Actors pinned to the loop get a separate identity (`LoopSerialExecutor`),
+    /// so the loop can tell their jobs (which must run isolated to the serial
+    /// executor) from the jobs of tasks that merely prefer the loop.
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
-        UnownedSerialExecutor(ordinary: self)
+        UnownedSerialExecutor(ordinary: serialExecutor)
     }
 
     public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
@@ -51,5 +57,34 @@ extension EventLoop {
         } onCancel: {
             task.cancel()
         }
+    }
+}
+
+/// The loop's `SerialExecutor` identity, for actors pinned to the loop: their
+/// jobs are queued on the loop and run isolated to this executor.
+// Safe to share: `loop` is set once, in the loop's initializer, before the
+// object is reachable from any other thread, and never changes; the loop owns
+// this object, so the unowned reference cannot dangle.
+final class LoopSerialExecutor: SerialExecutor, @unchecked Sendable {
+    unowned(unsafe) var loop: EventLoop?
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        loop?.enqueue(.job(UnownedJob(job)))
+    }
+
+    func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+        UnownedSerialExecutor(ordinary: self)
+    }
+
+    func isSameExclusiveExecutionContext(other: LoopSerialExecutor) -> Bool {
+        self === other
+    }
+
+    func checkIsolated() {
+        precondition(loop?.inEventLoop == true, "RingLoop: expected to run on the loop's thread")
+    }
+
+    func isIsolatingCurrentContext() -> Bool? {
+        loop?.inEventLoop ?? false
     }
 }

@@ -61,7 +61,13 @@ public final class EventLoop: @unchecked Sendable {
 
     enum Work {
         case closure(() -> Void, file: StaticString, line: UInt)
+        /// A job isolated to the loop's serial executor (an actor pinned to
+        /// the loop, `assumeIsolated` code).
         case job(UnownedJob)
+        /// A job of a task that merely prefers the loop (`Task(executorPreference:)`):
+        /// run as a task-executor job, so the task's nonisolated `await`s that do
+        /// not suspend continue inline instead of re-queueing the task.
+        case taskJob(UnownedJob)
     }
 
     /// The loop's name (its thread's name).
@@ -91,6 +97,8 @@ public final class EventLoop: @unchecked Sendable {
     /// Depth of nested future callbacks; deep chains are trampolined.
     @usableFromInline var callbackDepth = 0
     private let orphanage = Orphanage()
+    /// The loop's serial-executor identity (see `LoopSerialExecutor`); owned here.
+    let serialExecutor: LoopSerialExecutor
     /// Per-loop objects of the I/O layers; see `LoopAttachment`.
     var attachments: [ObjectIdentifier: any LoopAttachment] = [:]
 
@@ -110,6 +118,8 @@ public final class EventLoop: @unchecked Sendable {
         self.wakeupFD = fd
         self.wakeupBuffer = .allocate(capacity: 1)
         wakeupBuffer.initialize(to: 0)
+        self.serialExecutor = LoopSerialExecutor()
+        serialExecutor.loop = self
     }
 
     deinit {
@@ -326,6 +336,7 @@ public final class EventLoop: @unchecked Sendable {
             switch work {
             case let .closure(body, _, _): body()
             case let .job(job): runJob(job)
+            case let .taskJob(job): runTaskJob(job)
             }
             return
         }
@@ -337,6 +348,9 @@ public final class EventLoop: @unchecked Sendable {
             what = "callback scheduled at \(file):\(line)"
         case let .job(job):
             runJob(job)
+            what = "actor job"
+        case let .taskJob(job):
+            runTaskJob(job)
             what = "task job"
         }
         reportIfSlow(what, since: start, threshold: threshold)
@@ -354,6 +368,11 @@ public final class EventLoop: @unchecked Sendable {
     @inline(__always)
     func runJob(_ job: UnownedJob) {
         job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+    }
+
+    @inline(__always)
+    func runTaskJob(_ job: UnownedJob) {
+        job.runSynchronously(on: UnownedTaskExecutor(ordinary: self))
     }
 
     private func fireDueTimers() {
@@ -513,6 +532,7 @@ final class Orphanage: @unchecked Sendable {
             switch next {
             case let .closure(body, _, _): body()
             case let .job(job): loop.runJob(job)
+            case let .taskJob(job): loop.runTaskJob(job)
             }
         }
     }
