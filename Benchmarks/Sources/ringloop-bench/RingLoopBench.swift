@@ -156,8 +156,7 @@ struct RingLoopBench: ParsableCommand {
                     parentDirectory: copyDir, tools: copyTools,
                     notes: ["cp is GNU coreutils: it copies in the kernel (copy_file_range) where the file system allows",
                             "bench-copy: one thread, read(2)/write(2) of 512 KiB blocks; file-copy: its defaults "
-                            + "(512 KiB blocks, 8 in flight, destination preallocated, written under a temporary name "
-                            + "and renamed)"])
+                            + "(a pipeline of io_uring reads and writes; see Examples/FileCopy/README.md)"])
                 section = FileCopySection(config: config)
             case .offload:
                 section = try OffloadSection.make(quick: quick)
