@@ -90,7 +90,7 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: loop-thread state
     private var local: Deque<Work> = []
-    private var timers = TimerHeap()
+    private var timers = TimerWheel(now: .now())
     @usableFromInline private(set) var state: State = .running
     private var wakeupArmed = false
     /// Depth of nested future callbacks; deep chains are trampolined.
