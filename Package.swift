@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "echo-server", targets: ["EchoServer"]),
         .executable(name: "echo-client", targets: ["EchoClient"]),
         .executable(name: "file-copy", targets: ["FileCopy"]),
+        .executable(name: "ringloop-alloc-counter", targets: ["AllocationCounts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -70,6 +71,20 @@ let package = Package(
             name: "EchoClient",
             dependencies: ["RingLoop"],
             path: "Examples/EchoClient",
+            swiftSettings: strict
+        ),
+        // Counts heap allocations per operation against checked-in
+        // thresholds (scripts/test runs it in release). The counting malloc
+        // lives in its own C target, linked only into this executable.
+        .target(
+            name: "CAllocCounter",
+            path: "Tests/CAllocCounter"
+        ),
+        .executableTarget(
+            name: "AllocationCounts",
+            dependencies: ["RingLoop", "CAllocCounter"],
+            path: "Tests/AllocationCounts",
+            exclude: ["thresholds.txt"],
             swiftSettings: strict
         ),
         .testTarget(
