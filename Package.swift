@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "echo-client", targets: ["EchoClient"]),
         .executable(name: "async-echo-server", targets: ["AsyncEchoServer"]),
         .executable(name: "file-copy", targets: ["FileCopy"]),
+        .executable(name: "ringloop-alloc-counter", targets: ["AllocationCounts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -84,6 +85,20 @@ let package = Package(
         .target(
             name: "ExampleSupport",
             path: "Examples/Shared",
+            swiftSettings: strict
+        ),
+        // Counts heap allocations per operation against checked-in
+        // thresholds (scripts/test runs it in release). The counting malloc
+        // lives in its own C target, linked only into this executable.
+        .target(
+            name: "CAllocCounter",
+            path: "Tests/CAllocCounter"
+        ),
+        .executableTarget(
+            name: "AllocationCounts",
+            dependencies: ["RingLoop", "CAllocCounter"],
+            path: "Tests/AllocationCounts",
+            exclude: ["thresholds.txt"],
             swiftSettings: strict
         ),
         .testTarget(
