@@ -101,6 +101,8 @@ public final class EventLoop: @unchecked Sendable {
     let serialExecutor: LoopSerialExecutor
     /// Per-loop objects of the I/O layers; see `LoopAttachment`.
     var attachments: [ObjectIdentifier: any LoopAttachment] = [:]
+    /// Running totals read by `statistics()` (see `EventLoop+Statistics.swift`).
+    var counters = LoopCounters()
 
     private init(configuration: Configuration) throws(RingLoopError) {
         self.name = configuration.name
@@ -270,6 +272,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// One iteration; returns false once the loop has closed down.
     private func tick() -> Bool {
+        counters.ticks &+= 1
         let stop = takeRemoteWork()
         if stop && state == .running { beginClosing() }
 
@@ -359,6 +362,7 @@ public final class EventLoop: @unchecked Sendable {
     private func reportIfSlow(_ what: @autoclosure () -> String, since start: Deadline, threshold: Duration) {
         let elapsed = Deadline.now() - start
         if elapsed > threshold {
+            counters.slowCallbacks &+= 1
             configuration.logger.warning("slow callback on event loop", metadata: [
                 "loop": "\(name)", "callback": "\(what())", "elapsed": "\(elapsed)",
             ])
@@ -394,7 +398,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func reap() {
-        ring.processCompletions { userData, result, _ in
+        counters.completions &+= ring.processCompletions { userData, result, _ in
             if userData == Ring.wakeupUserData { self.wakeupCompleted(result) }
         }
     }
