@@ -40,6 +40,14 @@ extension SQE {
 
 extension Ring {
     static let opWaitid = ringloop_OP_WAITID
+
+    /// Whether this kernel's io_uring knows `opcode` (probed on a temporary
+    /// ring, for facts that hold for the whole process).
+    static func kernelSupports(opcode: Int32) -> Bool {
+        guard let probe = io_uring_get_probe() else { return false }
+        defer { io_uring_free_probe(probe) }
+        return io_uring_opcode_supported(probe, opcode) != 0
+    }
 }
 
 /// System calls the process layer needs that glibc's Swift module does not
