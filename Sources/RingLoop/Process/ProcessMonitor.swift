@@ -7,7 +7,7 @@ import SystemPackage
 /// dropped) its `Subprocess`: the operation table keeps the monitor until
 /// the child has been reaped.
 ///
-/// With `IORING_OP_WAITID` (Linux 6.7, probed) the ring itself waits for and
+/// With io_uring's waitid operation (Linux 6.7, probed) the ring itself waits for and
 /// reaps the child. Otherwise the ring polls the pidfd (readable once the
 /// child exits) and the monitor reaps it with `waitid(WNOHANG)`. If the loop
 /// shuts down first, the child is killed and reaped at once (blocking only
@@ -45,8 +45,12 @@ final class ProcessMonitor: CompletionHandler, @unchecked Sendable {
         if pidfd >= 0 { _ = close(pidfd) }
     }
 
-    /// Whether `IORING_OP_WAITID` is available (probed once per process).
-    static let kernelHasWaitid: Bool = Ring.kernelSupports(opcode: Ring.opWaitid)
+    /// Whether io_uring's waitid operation is available (probed once per process).
+    static let kernelHasWaitid: Bool = {
+        let info = UnsafeMutablePointer<WaitInfo>.allocate(capacity: 1)
+        defer { info.deallocate() }
+        return Ring.kernelSupports(.waitid(pid: 0, info: info))
+    }()
 
     /// The status once reaped (any thread).
     var status: Result<TerminationStatus, SubprocessError>? { lock.withLock { reapedStatus } }
@@ -65,32 +69,33 @@ final class ProcessMonitor: CompletionHandler, @unchecked Sendable {
         let pid = pid
         let info = info
         let fd = lock.withLock { pidfd }
+        let operation: IOOperation = usesWaitid
+            ? .waitid(pid: pid, info: info)
+            : .poll(fd: fd, events: UInt32(POLLIN), multishot: false)
         do {
-            _ = try loop.submitOperation(self) { sqe in
-                if usesWaitid {
-                    sqe.prepareWaitid(pid: pid, into: info)
-                } else {
-                    sqe.preparePoll(fd: fd, events: UInt32(POLLIN), multishot: false)
-                }
-            }
+            _ = try loop.submitOperation(operation, handler: self)
         } catch {
             reapAfterKilling()
         }
     }
 
-    func ringCompleted(result: Int32, flags: UInt32, context: UInt64) {
-        if result == -ECANCELED {
+    func completed(_ completion: Completion, context: UInt64) {
+        switch completion.outcome {
+        case .shutDown, .cancelled:
             reapAfterKilling()
-        } else if result == -EINTR {
+        case .failure(.interrupted):
             arm()
-        } else if usesWaitid {
-            if result < 0 {
-                finish(.failure(.statusUnavailable(pid: pid, Errno(rawValue: -result))))
-            } else {
-                finish(.success(Self.status(from: info.pointee)))
-            }
-        } else if !reapNow(blocking: false) {
-            arm()   // woken, yet not exited (not expected of a pidfd; be safe)
+        case let .failure(errno) where usesWaitid:
+            finish(.failure(.statusUnavailable(pid: pid, errno)))
+        case .success where usesWaitid:
+            finish(.success(Self.status(from: info.pointee)))
+        case .failure:
+            // A poll on our own pidfd does not fail; if it does, don't spin
+            // re-arming it: end the child rather than leave it unwatched.
+            reapAfterKilling()
+        case .success:
+            // The pidfd is readable: the child exited.
+            if !reapNow(blocking: false) { arm() }
         }
     }
 

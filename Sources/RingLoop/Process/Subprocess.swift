@@ -17,7 +17,7 @@ import SystemPackage
 /// that in one call.
 ///
 /// **Reaping.** Every child is reaped exactly once, by the loop: with
-/// `IORING_OP_WAITID` where the kernel has it (Linux 6.7; probed), otherwise
+/// io_uring's waitid operation where the kernel has it (Linux 6.7; probed), otherwise
 /// by polling a pidfd on the ring. A `Subprocess` dropped without `wait()`
 /// keeps running and is still reaped when it exits; cancelling a `wait()`
 /// kills the child (unless `killOnCancel` is false) and it is reaped as well.

@@ -48,29 +48,27 @@ final class StreamTransfer: CompletionHandler {
         let fd = stream.descriptor.rawValue
         do {
             if polling {
-                let events = direction == .read ? POLLIN : POLLOUT
-                current = try stream.eventLoop.submitOperation(self, context: Self.pollContext) { sqe in
-                    sqe.preparePoll(fd: fd, events: UInt32(events), multishot: false)
-                }
+                let events = UInt32(direction == .read ? POLLIN : POLLOUT)
+                current = try stream.eventLoop.submitOperation(
+                    .poll(fd: fd, events: events, multishot: false), handler: self, context: Self.pollContext)
             } else {
+                // Offset -1: the descriptor's current position (a stream has no other).
                 let left = UInt32(min(count - transferred, 1 << 30))
                 let start = buffer.address + transferred
-                current = try stream.eventLoop.submitOperation(self, context: Self.transferContext) { sqe in
-                    switch direction {
-                    case .read: sqe.prepareStreamRead(fd: fd, into: start, count: left)
-                    case .write: sqe.prepareStreamWrite(fd: fd, from: start, count: left)
-                    }
-                }
+                let operation: IOOperation = direction == .read
+                    ? .read(fd: fd, buffer: start, count: left, offset: -1)
+                    : .write(fd: fd, buffer: start, count: left, offset: -1)
+                current = try stream.eventLoop.submitOperation(operation, handler: self, context: Self.transferContext)
             }
         } catch {
             finish(.failure(error))
         }
     }
 
-    func ringCompleted(result: Int32, flags: UInt32, context: UInt64) {
+    func completed(_ completion: Completion, context: UInt64) {
         current = nil
         if let reason = stopReason {
-            if context == Self.transferContext, result > 0 { transferred += Int(result) }
+            if context == Self.transferContext, let n = completion.value { transferred += Int(n) }
             if transferred == 0 {
                 finish(.failure(reason))
             } else if direction == .write, transferred < count {
@@ -80,29 +78,30 @@ final class StreamTransfer: CompletionHandler {
             }
             return
         }
-        if result == -ECANCELED, stream.eventLoop.state != .running {
+        switch completion.outcome {
+        case .shutDown:
             finish(.failure(RingLoopError.shutDown))
-            return
-        }
-        if context == Self.pollContext {
-            // Ready (or an error the retried transfer will report).
-            polling = false
+        case .cancelled:
+            // Only this transfer cancels its operations, and only after
+            // setting `stopReason`; anything else is the kernel's doing.
+            finish(.failure(IOError(operation, .canceled)))
+        case .failure(.interrupted):
             submit()
-            return
-        }
-        switch result {
-        case -EINTR:
-            submit()
-        case -EAGAIN:
+        case .failure(.resourceTemporarilyUnavailable) where context == Self.transferContext:
+            // An O_NONBLOCK descriptor with nothing to read or no room.
             polling = true
             submit()
-        case ..<0:
-            finish(.failure(IOError(operation, result: result)))
-        case 0:
+        case let .failure(errno):
+            finish(.failure(IOError(context == Self.pollContext ? "poll" : operation, errno)))
+        case .success where context == Self.pollContext:
+            // Ready (or in error, which the retried transfer will report).
+            polling = false
+            submit()
+        case .success(0):
             // Reading: end of stream. Writing: no progress is possible.
             finish(direction == .read ? .success(0) : .failure(IOError(operation, .ioError)))
-        default:
-            transferred += Int(result)
+        case let .success(n):
+            transferred += Int(n)
             if direction == .read || transferred >= count {
                 finish(.success(transferred))
             } else {

@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// The `waitid(2)` result buffer, owned by the operation that fills it.
-typealias WaitInfo = siginfo_t
+package typealias WaitInfo = siginfo_t
 
 extension WaitInfo {
     /// `CLD_EXITED`, `CLD_KILLED` or `CLD_DUMPED`.
@@ -18,35 +18,13 @@ extension WaitInfo {
     }
 }
 
-/// Preparation of the process operations.
-extension SQE {
-    /// `waitid(P_PID, pid, info, WEXITED)` as `IORING_OP_WAITID` (Linux 6.7),
-    /// filled by hand: liburing 2.3 has no helper. Probe `Ring.opWaitid` first.
-    /// Reaps the child; `info` must stay valid until the final CQE.
-    func prepareWaitid(pid: pid_t, into info: UnsafeMutablePointer<WaitInfo>) {
-        ringloop_prep_waitid(raw, P_PID, id_t(pid), info, WEXITED)
-    }
-
-    /// A read or write at the descriptor's current position (offset -1), as
-    /// pipes, FIFOs, ttys and character devices need.
-    func prepareStreamRead(fd: Int32, into buffer: UnsafeMutableRawPointer, count: UInt32) {
-        io_uring_prep_read(raw, fd, buffer, count, UInt64.max)
-    }
-
-    func prepareStreamWrite(fd: Int32, from buffer: UnsafeRawPointer, count: UInt32) {
-        io_uring_prep_write(raw, fd, buffer, count, UInt64.max)
-    }
-}
-
 extension Ring {
-    static let opWaitid = ringloop_OP_WAITID
-
-    /// Whether this kernel's io_uring knows `opcode` (probed on a temporary
-    /// ring, for facts that hold for the whole process).
-    static func kernelSupports(opcode: Int32) -> Bool {
+    /// Whether this kernel's io_uring can perform `operation` (probed on a
+    /// temporary ring, for facts that hold for the whole process).
+    static func kernelSupports(_ operation: IOOperation) -> Bool {
         guard let probe = io_uring_get_probe() else { return false }
         defer { io_uring_free_probe(probe) }
-        return io_uring_opcode_supported(probe, opcode) != 0
+        return io_uring_opcode_supported(probe, SQE.opcode(of: operation)) != 0
     }
 }
 
