@@ -1,4 +1,3 @@
-import CLiburing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,15 +14,43 @@ package enum Threads {
             init(_ body: @escaping @Sendable () -> Void, _ name: String) { self.body = body; self.name = name }
         }
         let box = Unmanaged.passRetained(Box(body, name)).toOpaque()
+        // The thread starts with `blockedSignals` blocked (it inherits this
+        // thread's mask, set around the create so no signal slips in first).
+        var block = sigset_t()
+        sigemptyset(&block)
+        for signal in blockedSignals { sigaddset(&block, signal) }
+        var previous = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &block, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
             let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            ringloop_set_thread_name(String(box.name.utf8.prefix(15)) ?? "ringloop")
+            Threads.setCurrentName(String(box.name.utf8.prefix(15)) ?? "ringloop")
             box.body()
             return nil
         }, box)
         precondition(rc == 0, "pthread_create failed: \(rc)")
         return thread
+    }
+
+    /// Signals blocked in every thread RingLoop creates (loops, pool workers):
+    /// `SIGPIPE`, so a write to a closed pipe fails with `EPIPE` instead of
+    /// killing the process, and the asynchronous notification signals, so
+    /// that they reach `EventLoop.signals` (signalfd) rather than a default
+    /// action in one of our threads. A thread that leaves one unblocked (the
+    /// main thread, by default) still gets it the usual way.
+    package static let blockedSignals: [Int32] = [
+        SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGCHLD,
+    ]
+
+    /// Names the calling thread (as shown by `top -H` and debuggers) through
+    /// procfs: glibc declares `pthread_setname_np` only under `_GNU_SOURCE`.
+    private static func setCurrentName(_ name: String) {
+        let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        var bytes = Array(name.utf8)
+        _ = write(fd, &bytes, bytes.count)
+        _ = close(fd)
     }
 
     package static func join(_ thread: pthread_t) {

@@ -33,7 +33,12 @@
 /// **Cancellation.** A waiting `put`/`get`/`join` whose task is cancelled
 /// throws `CancellationError`, one whose deadline passes throws
 /// `RingLoopError.timedOut`; it leaves its queue in O(1) as if it had never
-/// come: a cancelled `get` takes no item, a cancelled `put` adds none.
+/// come: a cancelled `get` takes no item, a cancelled `put` adds none. A `get`
+/// handed an item whose task is cancelled before it resumes throws
+/// `CancellationError` and passes the item to the next consumer (or back to
+/// the front of the queue). A `put` whose item went in cannot be taken back:
+/// it returns normally even if its task was cancelled meanwhile. See
+/// `WaiterQueue` for the rule every primitive follows.
 // Safe to share: every stored property but the constants is guarded by
 // `stateLock`. Hot paths are `@inlinable`, so clients get code specialized for
 // their element type (unspecialized generic code looks up type metadata at
@@ -63,6 +68,8 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     /// open; putters only while `buffer` is full and the queue open.
     @usableFromInline @exclusivity(unchecked) var buffer: QueueBuffer<Element>
     @usableFromInline @exclusivity(unchecked) var closed = false
+    /// Set by `shutdown(immediate: true)`: items are dropped, not delivered.
+    @usableFromInline @exclusivity(unchecked) var dropsItems = false
     /// Items put and not yet marked done by `taskDone()`.
     @usableFromInline @exclusivity(unchecked) var unfinished = 0
     @usableFromInline @exclusivity(unchecked) var getters = WaiterQueue<Getter>(tag: 1)
@@ -119,7 +126,11 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     @inlinable
     nonisolated(nonsending) public func put(_ element: Element, deadline: Deadline = .distantFuture) async throws {
         if try tryPut(element) { return }
-        try await suspend(Putter(element), deadline: deadline) { node, wakeups in admitPut(node, &wakeups) }
+        // A put handed room is in the queue: it returns normally (see
+        // "Cancellation" above), even if its task was cancelled meanwhile.
+        try await suspend(Putter(element), deadline: deadline) { node, wakeups in
+            admitPut(node, &wakeups)
+        } handBack: { _ in false }
     }
 
     /// `put`, waiting at most `timeout` for room.
@@ -160,7 +171,12 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     @inlinable
     nonisolated(nonsending) public func get(deadline: Deadline = .distantFuture) async throws -> Element {
         if let element = try tryGet() { return element }
-        return try await suspend(Getter(()), deadline: deadline) { node, wakeups in admitGet(node, &wakeups) }
+        return try await suspend(Getter(()), deadline: deadline) { node, wakeups in
+            admitGet(node, &wakeups)
+        } handBack: { element in
+            giveBack(element)
+            return true
+        }
     }
 
     /// `get`, waiting at most `timeout` for an item.
@@ -197,6 +213,48 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
         wakeups.perform()
     }
 
+    /// Shuts the queue down (Python 3.13's `Queue.shutdown`; `close()` is the
+    /// non-immediate form). Puts fail from now on with `RingLoopError.closed`,
+    /// waiting producers at once (their items are not added). With
+    /// `immediate: false`, gets still drain the buffered items, then fail
+    /// with `.closed`. With `immediate: true`, the buffered items are dropped
+    /// (each counts as done for `join()`, which returns once nothing else is
+    /// unfinished) and every waiting consumer fails with `.closed` at once.
+    /// Idempotent; safe from any thread.
+    public func shutdown(immediate: Bool = false) {
+        var wakeups = Wakeups()
+        stateLock.lock()
+        closed = true
+        if immediate {
+            dropsItems = true
+            var dropped = 0
+            while buffer.pop() != nil { dropped += 1 }
+            finishLocked(dropped, into: &wakeups)
+        }
+        while let getter = getters.popFirst() {
+            getter.complete(.failure(RingLoopError.closed), into: &wakeups)
+        }
+        while let putter = putters.popFirst() {
+            putter.complete(.failure(RingLoopError.closed), into: &wakeups)
+        }
+        stateLock.unlock()
+        wakeups.perform()
+    }
+
+    /// Whether the queue was shut down (`close()` or `shutdown`).
+    public var isShutDown: Bool { isClosed }
+
+    /// Marks `count` items done, waking the joiners once none is unfinished.
+    func finishLocked(_ count: Int, into wakeups: inout Wakeups) {
+        guard count > 0 else { return }
+        unfinished -= count
+        if unfinished == 0 {
+            while let joiner = joiners.popFirst() {
+                joiner.complete(.success(()), into: &wakeups)
+            }
+        }
+    }
+
     /// Marks one item (obtained with a get) as processed; `join()` returns once
     /// every item put has been marked.
     /// - Throws: `RingLoopError.overReleased` if no item is unfinished.
@@ -223,13 +281,40 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     /// - Throws: `CancellationError`, `RingLoopError.timedOut`.
     @inlinable
     nonisolated(nonsending) public func join(deadline: Deadline = .distantFuture) async throws {
-        try await suspend(Joiner(()), deadline: deadline) { node, _ in admitJoin(node) }
+        try await suspend(Joiner(()), deadline: deadline) { node, _ in admitJoin(node) } handBack: { _ in true }
+    }
+
+    /// `join`, waiting at most `timeout`.
+    /// - Throws: `RingLoopError.timedOut` (items are still unfinished),
+    ///   `CancellationError`.
+    @inlinable
+    nonisolated(nonsending) public func join(timeout: Duration) async throws {
+        try await join(deadline: .now() + timeout)
     }
 
     /// The future-returning form of `join`.
     @inlinable
     public func join(on loop: EventLoop, deadline: Deadline = .distantFuture) -> Future<Void> {
         enqueue(Joiner(()), on: loop, deadline: deadline) { node, _ in admitJoin(node) }
+    }
+
+    /// Returns an item handed to a getter whose task was cancelled before it
+    /// resumed: to the longest-waiting getter, else to the front of the buffer
+    /// (it was the next item out; the buffer may hold one item over its
+    /// capacity until the next get).
+    @usableFromInline
+    func giveBack(_ element: Element) {
+        var wakeups = Wakeups()
+        stateLock.lock()
+        if dropsItems {
+            finishLocked(1, into: &wakeups)
+        } else if let getter = getters.popFirst() {
+            getter.complete(.success(element), into: &wakeups)
+        } else {
+            buffer.pushFront(element)
+        }
+        stateLock.unlock()
+        wakeups.perform()
     }
 
     // MARK: Internals (under `stateLock`)
