@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "echo-server", targets: ["EchoServer"]),
         .executable(name: "echo-client", targets: ["EchoClient"]),
         .executable(name: "file-copy", targets: ["FileCopy"]),
+        .executable(name: "parallel-run", targets: ["ParallelRun"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -72,9 +73,22 @@ let package = Package(
             path: "Examples/EchoClient",
             swiftSettings: strict
         ),
+        // Runs a command per input line, N at a time (like xargs -P), with
+        // Subprocess, pipes, signals and AsyncSemaphore.
+        .executableTarget(
+            name: "ParallelRun",
+            dependencies: [
+                "RingLoop",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Examples/ParallelRun",
+            exclude: ["README.md"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "RingLoopTests",
-            dependencies: ["RingLoop", "FileCopy"],
+            // ParallelRun: built so that its tests can run the binary.
+            dependencies: ["RingLoop", "FileCopy", "ParallelRun"],
             swiftSettings: strict
         ),
     ]
