@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "ringloop-micro", targets: ["RingLoopMicro"]),
         .executable(name: "echo-server", targets: ["EchoServer"]),
         .executable(name: "echo-client", targets: ["EchoClient"]),
+        .executable(name: "async-echo-server", targets: ["AsyncEchoServer"]),
         .executable(name: "file-copy", targets: ["FileCopy"]),
         .executable(name: "ringloop-alloc-counter", targets: ["AllocationCounts"]),
     ],
@@ -69,8 +70,21 @@ let package = Package(
         ),
         .executableTarget(
             name: "EchoClient",
-            dependencies: ["RingLoop"],
+            dependencies: ["RingLoop", "ExampleSupport"],
             path: "Examples/EchoClient",
+            swiftSettings: strict
+        ),
+        // The same echo service in the async style the README leads with.
+        .executableTarget(
+            name: "AsyncEchoServer",
+            dependencies: ["RingLoop", "ExampleSupport"],
+            path: "Examples/AsyncEchoServer",
+            swiftSettings: strict
+        ),
+        // What the examples share: one command-line parser.
+        .target(
+            name: "ExampleSupport",
+            path: "Examples/Shared",
             swiftSettings: strict
         ),
         // Counts heap allocations per operation against checked-in
