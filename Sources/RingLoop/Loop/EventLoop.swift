@@ -93,8 +93,8 @@ public final class EventLoop: @unchecked Sendable {
     private var timers = TimerHeap()
     @usableFromInline private(set) var state: State = .running
     private var wakeupArmed = false
-    /// Depth of nested future callbacks; deep chains are trampolined.
-    @usableFromInline var callbackDepth = 0
+    /// How deeply callbacks run through `runInlineIfShallow` are nested.
+    @usableFromInline var inlineDepth = 0
     private let orphanage = Orphanage()
     /// The loop's serial-executor identity (see `LoopSerialExecutor`); owned here.
     let serialExecutor: LoopSerialExecutor
@@ -182,6 +182,19 @@ public final class EventLoop: @unchecked Sendable {
     /// I/O it starts fails with `RingLoopError.shutDown`.
     public func execute(file: StaticString = #fileID, line: UInt = #line, _ body: @escaping @Sendable () -> Void) {
         enqueue(.closure(body, file: file, line: line))
+    }
+
+    /// Runs `body` now, nested in the current callback, unless callbacks run
+    /// this way are already nested deeply; then returns false without running
+    /// it, and the caller queues it (`executeOnLoop`) so a long synchronous
+    /// chain cannot overflow the stack. Loop thread only.
+    @inlinable
+    func runInlineIfShallow(_ body: () -> Void) -> Bool {
+        guard inlineDepth < 48 else { return false }
+        inlineDepth += 1
+        body()
+        inlineDepth -= 1
+        return true
     }
 
     /// `execute` for closures that do not cross threads: only on the loop.
