@@ -1,62 +1,33 @@
+/// Something in flight on a loop that its starter can cancel (loop thread).
+protocol LoopCancellable: AnyObject {
+    /// Stops the work: the caller is answered with `CancellationError` at
+    /// once; memory the kernel may touch stays owned until its completion.
+    func cancel()
+}
+
 /// Starts loop-side work (on the loop thread) that reports through `done`
 /// exactly once; returns what can cancel it, or nil if it finished already.
+///
+/// One starter serves both forms of an operation: `performRequest` (async)
+/// and `futureRequest` (a `Future`).
 typealias RequestStarter<T> = @Sendable (_ done: @escaping (Result<T, any Error>) -> Void) -> LoopCancellable?
-
-/// Connects one loop-side request to a suspended task: the task resumes
-/// exactly once, with the request's outcome or, if the task is cancelled
-/// first, with `CancellationError`.
-// Safe to share: `continuation`, `request` and `cancelled` are touched only on
-// the loop thread (both the start and the cancellation hop there).
-final class RequestBridge<T: Sendable>: @unchecked Sendable {
-    private var continuation: UnsafeContinuation<T, any Error>?
-    private var request: LoopCancellable?
-    private var cancelled = false
-
-    func begin(_ continuation: UnsafeContinuation<T, any Error>, _ start: RequestStarter<T>) {
-        if cancelled {
-            continuation.resume(throwing: CancellationError())
-            return
-        }
-        self.continuation = continuation
-        let request = start { result in self.resume(result) }
-        if self.continuation != nil { self.request = request }
-    }
-
-    func cancel() {
-        cancelled = true
-        guard continuation != nil else { return }
-        if let request {
-            // Answers through `resume` with CancellationError; the request's
-            // memory stays owned by the operation table until the final CQE.
-            request.cancel()
-        }
-        resume(.failure(CancellationError()))
-    }
-
-    private func resume(_ result: Result<T, any Error>) {
-        guard let continuation else { return }
-        self.continuation = nil
-        request = nil
-        continuation.resume(with: result)
-    }
-}
 
 extension EventLoop {
     /// Runs `start` on this loop and waits for its outcome, honouring task
-    /// cancellation.
+    /// cancellation: a task cancelled before the request starts throws
+    /// `CancellationError` without starting it; one cancelled while it runs
+    /// cancels the request and resumes once, with `CancellationError`.
+    ///
+    /// Built on the one task-to-loop bridge, `awaitOperation`.
     func performRequest<T: Sendable>(_ start: @escaping RequestStarter<T>) async throws -> T {
         try Task.checkCancellation()
-        let bridge = RequestBridge<T>()
-        return try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<T, any Error>) in
-                if inEventLoop {
-                    bridge.begin(continuation, start)
-                } else {
-                    execute { bridge.begin(continuation, start) }
-                }
+        return try await awaitOperation { (waiter: AsyncWaiter<T>) in
+            let request = start { result in waiter.resume(result) }
+            if waiter.isWaiting, let request {
+                // Answers through `done` with CancellationError; the request's
+                // memory stays owned by its operation until the final completion.
+                waiter.onCancel = { request.cancel() }
             }
-        } onCancel: {
-            execute { bridge.cancel() }
         }
     }
 
