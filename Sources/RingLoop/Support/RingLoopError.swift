@@ -7,6 +7,9 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
     /// profile (typical in containers) blocks it, or `kernel.io_uring_disabled`
     /// forbids it. `hint` says what to do about it.
     case ioUringUnavailable(errno: Errno, hint: String)
+    /// The loop could not create the eventfd other threads wake it with
+    /// (usually: the process is out of file descriptors).
+    case wakeupUnavailable(errno: Errno)
     /// The event loop, group or pool has shut down (or is shutting down) and
     /// takes no new work of this kind.
     case shutDown
@@ -40,6 +43,8 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
         switch self {
         case let .ioUringUnavailable(errno, hint):
             return "io_uring is unavailable (io_uring_setup: \(errno)): \(hint)"
+        case let .wakeupUnavailable(errno):
+            return "RingLoop: the event loop could not create its wakeup eventfd: \(errno)"
         case .shutDown:
             return "RingLoop: the event loop (or group/pool) has shut down"
         case .promiseDropped:
