@@ -14,7 +14,9 @@ let package = Package(
         .executable(name: "ringloop-micro", targets: ["RingLoopMicro"]),
         .executable(name: "echo-server", targets: ["EchoServer"]),
         .executable(name: "echo-client", targets: ["EchoClient"]),
+        .executable(name: "async-echo-server", targets: ["AsyncEchoServer"]),
         .executable(name: "file-copy", targets: ["FileCopy"]),
+        .executable(name: "ringloop-alloc-counter", targets: ["AllocationCounts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -68,8 +70,35 @@ let package = Package(
         ),
         .executableTarget(
             name: "EchoClient",
-            dependencies: ["RingLoop"],
+            dependencies: ["RingLoop", "ExampleSupport"],
             path: "Examples/EchoClient",
+            swiftSettings: strict
+        ),
+        // The same echo service in the async style the README leads with.
+        .executableTarget(
+            name: "AsyncEchoServer",
+            dependencies: ["RingLoop", "ExampleSupport"],
+            path: "Examples/AsyncEchoServer",
+            swiftSettings: strict
+        ),
+        // What the examples share: one command-line parser.
+        .target(
+            name: "ExampleSupport",
+            path: "Examples/Shared",
+            swiftSettings: strict
+        ),
+        // Counts heap allocations per operation against checked-in
+        // thresholds (scripts/test runs it in release). The counting malloc
+        // lives in its own C target, linked only into this executable.
+        .target(
+            name: "CAllocCounter",
+            path: "Tests/CAllocCounter"
+        ),
+        .executableTarget(
+            name: "AllocationCounts",
+            dependencies: ["RingLoop", "CAllocCounter"],
+            path: "Tests/AllocationCounts",
+            exclude: ["thresholds.txt"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -41,6 +41,9 @@ final class ChildProcess {
         }
     }
 
+    /// The child's process ID (0 once it has been waited for).
+    var processID: pid_t { pid }
+
     /// The next line the child wrote to its standard output (blocking).
     func readLine() -> String? {
         var line: [UInt8] = []

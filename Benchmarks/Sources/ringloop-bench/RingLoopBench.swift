@@ -25,6 +25,9 @@ struct RingLoopBench: ParsableCommand {
             sync: AsyncLock, AsyncSemaphore and AsyncQueue under N tasks against a pthread mutex, \
             sem_t and a mutex + condvar queue under N threads (in process).
 
+            switch: one hand-off between two tasks on one loop, on two loops, two threads (futex, \
+            condvar, pipe) and two processes (pipe), on one core and across two (bench-switch).
+
             Every section checks what it measures and the exit status is 1 when any check failed.
             """
     )
@@ -162,6 +165,12 @@ struct RingLoopBench: ParsableCommand {
                 section = try OffloadSection.make(quick: quick)
             case .sync:
                 section = try SyncSection.make(quick: quick)
+            case .switch:
+                let path = bin + "/bench-switch"
+                guard access(path, X_OK) == 0 else {
+                    throw ValidationError("\(path) not found: build the package first (swift build -c release)")
+                }
+                section = SwitchSection(roundTrips: quick ? 20_000 : 200_000, rounds: quick ? 2 : 5, switchPath: path)
             }
             reports.append(section.run())
         }

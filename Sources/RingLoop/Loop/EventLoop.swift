@@ -67,7 +67,7 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: loop-thread state
     private var local: Deque<Work> = []
-    private var timers = TimerHeap()
+    private var timers = TimerWheel(now: .now())
     @usableFromInline private(set) var state: State = .running
     /// How deeply callbacks run through `runInlineIfShallow` are nested.
     @usableFromInline var inlineDepth = 0
