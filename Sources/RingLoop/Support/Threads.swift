@@ -25,15 +25,20 @@ package enum Threads {
         return thread
     }
 
-    /// Names the calling thread (as shown by `top -H` and debuggers) through
-    /// procfs: glibc declares `pthread_setname_np` only under `_GNU_SOURCE`.
+    /// Names the calling thread (as shown by `top -H` and debuggers). Glibc
+    /// declares `pthread_setname_np` only under `_GNU_SOURCE`, which the Glibc
+    /// module does not see, so it is looked up once at run time (it opens no
+    /// descriptor, unlike writing /proc/thread-self/comm).
     private static func setCurrentName(_ name: String) {
-        let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        var bytes = Array(name.utf8)
-        _ = write(fd, &bytes, bytes.count)
-        _ = close(fd)
+        guard let setName else { return }
+        _ = setName(pthread_self(), name)
     }
+
+    private typealias SetName = @convention(c) (pthread_t, UnsafePointer<CChar>) -> Int32
+    private static let setName: SetName? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pthread_setname_np") else { return nil }
+        return unsafeBitCast(symbol, to: SetName.self)
+    }()
 
     package static func join(_ thread: pthread_t) {
         _ = pthread_join(thread, nil)
