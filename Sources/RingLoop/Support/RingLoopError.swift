@@ -35,6 +35,19 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
     /// `operation` needs a lock that is held (`AsyncLock.unlock()` on a free
     /// lock, `AsyncCondition.wait()` without holding the condition's lock).
     case notLocked(operation: String)
+    /// `operation` would be a second consumer of a stream that already has
+    /// one: a second `read()` while one waits, `read()` on a connection with
+    /// a handler, a second `accept` consumer on a listener.
+    case alreadyConsumed(operation: String)
+    /// A write was cancelled after the kernel had sent part of it: the
+    /// stream now has a hole, so later writes on it fail with this instead of
+    /// corrupting it.
+    case writeCancelledMidway(operation: String)
+    /// `address` is not a usable socket address; `reason` says why.
+    case invalidAddress(_ address: String, reason: String)
+    /// `operation` was called on something already closed by its owner
+    /// (closing a file twice).
+    case alreadyClosed(operation: String)
     /// `operation` released more than was acquired (a `BoundedAsyncSemaphore`
     /// above its limit, `AsyncQueue.taskDone()` with no unfinished item).
     case overReleased(operation: String)
@@ -63,6 +76,14 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
             return "RingLoop: \(operation) was called on one of the pool's own worker threads and would wait for itself"
         case let .notLocked(operation):
             return "RingLoop: \(operation) requires the lock to be held"
+        case let .alreadyConsumed(operation):
+            return "RingLoop: \(operation) refused: the stream already has a reader (one reader at a time)"
+        case let .writeCancelledMidway(operation):
+            return "RingLoop: \(operation) refused: an earlier write was cancelled after part of it was sent, so the stream has a hole"
+        case let .invalidAddress(address, reason):
+            return "RingLoop: '\(address)' is not a usable socket address: \(reason)"
+        case let .alreadyClosed(operation):
+            return "RingLoop: \(operation) on something already closed"
         case let .overReleased(operation):
             return "RingLoop: \(operation) released more than was acquired"
         }

@@ -44,7 +44,7 @@ import Glibc
 /// kernel operation and throws `CancellationError`; buffers stay owned by the
 /// connection until the kernel's final completion. A cancelled write that had
 /// not started is dropped; one the kernel had partly sent breaks the output
-/// (later writes fail with `IOError` `.canceled`), since the byte stream now
+/// (later writes fail with `RingLoopError.writeCancelledMidway`), since the byte stream now
 /// has a hole.
 ///
 /// **Closing.** `close()` cancels what is in flight, fails writes not yet
@@ -289,7 +289,7 @@ public final class TCPConnection: @unchecked Sendable {
             return
         }
         guard case .none = reader else {
-            handler.connection(self, didFailWith: IOError("setHandler", .resourceBusy))
+            handler.connection(self, didFailWith: RingLoopError.alreadyConsumed(operation: "setHandler"))
             return
         }
         reader = .handler(handler)
@@ -360,13 +360,13 @@ public final class TCPConnection: @unchecked Sendable {
     private func takeReadyChunk() -> Result<[UInt8]?, any Error>? {
         switch reader {
         case .handler:
-            return .failure(IOError("read", .resourceBusy))
+            return .failure(RingLoopError.alreadyConsumed(operation: "read"))
         case .none:
             reader = .async
         case .async:
             break
         }
-        if readWaiter != nil { return .failure(IOError("read", .resourceBusy)) }
+        if readWaiter != nil { return .failure(RingLoopError.alreadyConsumed(operation: "read")) }
         if let chunk = kept.popFirst() {
             keptBytes -= chunk.count
             readingPaused = false
@@ -738,7 +738,7 @@ public final class TCPConnection: @unchecked Sendable {
             sendCancelRequested = true
             eventLoop.cancelOperation(id)
         }
-        if broken { breakOutput(IOError("send", .canceled)) }
+        if broken { breakOutput(RingLoopError.writeCancelledMidway(operation: "send")) }
         updateWritability()
     }
 
@@ -904,7 +904,7 @@ public final class TCPConnection: @unchecked Sendable {
     /// kernel never started are dropped; a partly sent one breaks the output.
     private func dropCancelledWrites() {
         if writes.contains(where: { $0.cancelled && $0.partlySent }) {
-            breakOutput(IOError("send", .canceled))
+            breakOutput(RingLoopError.writeCancelledMidway(operation: "send"))
             return
         }
         var index = 0

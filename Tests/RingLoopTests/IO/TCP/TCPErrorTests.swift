@@ -179,6 +179,23 @@ struct TCPErrorTests {
         }
     }
 
+    @Test func aSecondReaderIsRefusedNamingTheOperation() async throws {
+        try await withSocketLoop { loop in
+            let listener = try TCPListener.bind(to: .loopbackIPv4(port: 0), on: loop)
+            let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
+            guard let server = try await listener.accept() else { Issue.record("no connection"); return }
+            let reader = Task { try await client.read() }
+            #expect(try await waitUntil { try await loop.submit { client.hasPendingRead }.get() })
+            await #expect(throws: RingLoopError.alreadyConsumed(operation: "read")) { _ = try await client.read() }
+            // The refusal took nothing from the first reader.
+            try await server.write([7])
+            #expect(try await reader.value == [7])
+            await client.close()
+            await server.close()
+            await listener.close()
+        }
+    }
+
     @Test func closeAfterPendingWritesSendsThemFirst() async throws {
         try await withSocketLoop { loop in
             let listener = try TCPListener.bind(to: .loopbackIPv4(port: 0), on: loop)
