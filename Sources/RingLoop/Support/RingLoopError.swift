@@ -19,10 +19,10 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A blocking wait was attempted on an event loop thread, which would stall
     /// every connection and timer on that loop (and may deadlock).
     case blockingWaitOnEventLoop(operation: String)
-    /// A deadline passed before the operation could complete.
-    case timedOut
-    /// The queue or channel is closed.
-    case closed
+    /// A deadline passed before `operation` could complete.
+    case timedOut(operation: String)
+    /// `operation` met a closed queue, connection or socket.
+    case closed(operation: String)
     /// A bounded queue (a `ThreadPool`'s) was full and the caller asked to
     /// fail rather than wait.
     case queueFull(operation: String, capacity: Int)
@@ -64,10 +64,10 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
             return "RingLoop: a Promise was deallocated without being completed"
         case let .blockingWaitOnEventLoop(operation):
             return "RingLoop: \(operation) would block an event loop thread; use `await` instead"
-        case .timedOut:
-            return "RingLoop: the deadline passed"
-        case .closed:
-            return "RingLoop: closed"
+        case let .timedOut(operation):
+            return "RingLoop: \(operation) timed out: the deadline passed first"
+        case let .closed(operation):
+            return "RingLoop: \(operation) failed: closed"
         case let .queueFull(operation, capacity):
             return "RingLoop: \(operation) refused: the queue is full (capacity \(capacity)); wait, or retry later"
         case let .noEventLoop(operation):

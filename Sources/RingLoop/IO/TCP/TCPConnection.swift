@@ -241,7 +241,7 @@ public final class TCPConnection: @unchecked Sendable {
     /// - Throws: `IOError` from `setsockopt`, or `RingLoopError.closed`.
     public func setNoDelay(_ on: Bool) throws {
         eventLoop.preconditionInEventLoop()
-        guard fd >= 0 else { throw RingLoopError.closed }
+        guard fd >= 0 else { throw RingLoopError.closed(operation: "setNoDelay") }
         try Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, on ? 1 : 0, "setsockopt(TCP_NODELAY)")
     }
 
@@ -249,7 +249,7 @@ public final class TCPConnection: @unchecked Sendable {
     /// - Throws: `IOError` from `setsockopt`, or `RingLoopError.closed`.
     public func setKeepAlive(_ keepAlive: KeepAlive?) throws {
         eventLoop.preconditionInEventLoop()
-        guard fd >= 0 else { throw RingLoopError.closed }
+        guard fd >= 0 else { throw RingLoopError.closed(operation: "setKeepAlive") }
         if let keepAlive {
             try TCPConnection.apply(keepAlive, to: fd)
         } else {
@@ -285,7 +285,7 @@ public final class TCPConnection: @unchecked Sendable {
     public func setHandler(_ handler: any TCPConnectionHandler) {
         eventLoop.preconditionInEventLoop()
         guard lifecycle == .open else {
-            handler.connection(self, didFailWith: RingLoopError.closed)
+            handler.connection(self, didFailWith: RingLoopError.closed(operation: "setHandler"))
             return
         }
         guard case .none = reader else {
@@ -381,7 +381,7 @@ public final class TCPConnection: @unchecked Sendable {
             case let .failed(error): return .failure(error)
             }
         }
-        if lifecycle != .open { return .failure(RingLoopError.closed) }
+        if lifecycle != .open { return .failure(RingLoopError.closed(operation: "read")) }
         return nil
     }
 
@@ -670,7 +670,7 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     private func writeRefusal() -> (any Error)? {
-        if lifecycle != .open || closeWhenFlushed { return RingLoopError.closed }
+        if lifecycle != .open || closeWhenFlushed { return RingLoopError.closed(operation: "write") }
         switch output {
         case .open: return nil
         case .shutdownQueued, .shutDown: return IOError("send", .brokenPipe)
@@ -845,7 +845,7 @@ public final class TCPConnection: @unchecked Sendable {
                     output = .shutDown
                     complete(entry.completion, .failure(IOError("shutdown", errno)))
                 } else if lifecycle != .open {
-                    complete(entry.completion, .failure(RingLoopError.closed))
+                    complete(entry.completion, .failure(RingLoopError.closed(operation: "shutdownOutput")))
                 } else if entry.cancelled {
                     output = .open
                 } else {
@@ -1067,12 +1067,12 @@ public final class TCPConnection: @unchecked Sendable {
             Socket.close(fd)
             fd = -1
         }
-        failQueuedWrites(RingLoopError.closed)
+        failQueuedWrites(RingLoopError.closed(operation: "write"))
         kept.removeAll()
         keptBytes = 0
         if let waiter = readWaiter {
             readWaiter = nil
-            waiter.resume(.failure(RingLoopError.closed))
+            waiter.resume(.failure(RingLoopError.closed(operation: "read")))
         }
         let previous = reader
         if case .handler = reader { reader = .none }

@@ -9,7 +9,7 @@ struct TCPCancellationTests {
     private func pair(_ loop: EventLoop) async throws -> (TCPListener, client: TCPConnection, server: TCPConnection) {
         let listener = try TCPListener.bind(to: .loopbackIPv4(port: 0), on: loop)
         let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
-        guard let server = try await listener.accept() else { throw RingLoopError.closed }
+        guard let server = try await listener.accept() else { throw RingLoopError.closed(operation: "accept") }
         return (listener, client, server)
     }
 
