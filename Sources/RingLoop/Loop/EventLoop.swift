@@ -76,6 +76,8 @@ public final class EventLoop: @unchecked Sendable {
     let serialExecutor: LoopSerialExecutor
     /// Per-loop objects of the I/O layers; see `LoopAttachment`.
     var attachments: [ObjectIdentifier: any LoopAttachment] = [:]
+    /// Running totals read by `statistics()` (see `EventLoop+Statistics.swift`).
+    var counters = LoopCounters()
 
     private init(configuration: Configuration) throws(RingLoopError) {
         self.name = configuration.name
@@ -236,10 +238,13 @@ public final class EventLoop: @unchecked Sendable {
     private func runUntilShutdown() {
         CurrentLoop.set(self)
         if let slowCallbacks {
-            ring.invokeHandler = { handler, completion, context in
+            // Unowned: the ring, and so this closure, lives no longer than the loop.
+            ring.invokeHandler = { [unowned self] handler, completion, context in
                 let start = Deadline.now()
                 handler.completed(completion, context: context)
-                slowCallbacks.report("completion handler \(type(of: handler)) (context \(context))", since: start)
+                if slowCallbacks.report("completion handler \(type(of: handler)) (context \(context))", since: start) {
+                    counters.slowCallbacks &+= 1
+                }
             }
         }
         wakeup.arm(on: ring)
@@ -249,6 +254,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// One iteration; returns false once the loop has closed down.
     private func tick() -> Bool {
+        counters.ticks &+= 1
         let stop = takeRemoteWork()
         if stop && state == .running { beginClosing() }
 
@@ -331,7 +337,7 @@ public final class EventLoop: @unchecked Sendable {
             runTaskJob(job)
             what = "task job"
         }
-        slowCallbacks.report(what, since: start)
+        if slowCallbacks.report(what, since: start) { counters.slowCallbacks &+= 1 }
     }
 
     private func fireDueTimers() {
@@ -345,7 +351,7 @@ public final class EventLoop: @unchecked Sendable {
             if let slowCallbacks {
                 let start = Deadline.now()
                 top.fire(true)
-                slowCallbacks.report("timer", since: start)
+                if slowCallbacks.report("timer", since: start) { counters.slowCallbacks &+= 1 }
             } else {
                 top.fire(true)
             }
@@ -353,7 +359,9 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func reap() {
-        ring.processCompletions { self.wakeup.completed(rearmOn: self.state != .closed ? self.ring : nil) }
+        counters.completions &+= ring.processCompletions {
+            self.wakeup.completed(rearmOn: self.state != .closed ? self.ring : nil)
+        }
     }
 
     // MARK: Shutdown

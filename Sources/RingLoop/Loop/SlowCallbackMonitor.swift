@@ -8,13 +8,14 @@ struct SlowCallbackMonitor {
     let loopName: String
     let logger: Logger
 
-    /// Logs `what` if it has run longer than the threshold since `start`.
-    func report(_ what: @autoclosure () -> String, since start: Deadline) {
+    /// Logs `what` if it has run longer than the threshold since `start`;
+    /// returns whether it did (the loop counts slow callbacks).
+    func report(_ what: @autoclosure () -> String, since start: Deadline) -> Bool {
         let elapsed = Deadline.now() - start
-        if elapsed > threshold {
-            logger.warning("slow callback on event loop", metadata: [
-                "loop": "\(loopName)", "callback": "\(what())", "elapsed": "\(elapsed)",
-            ])
-        }
+        guard elapsed > threshold else { return false }
+        logger.warning("slow callback on event loop", metadata: [
+            "loop": "\(loopName)", "callback": "\(what())", "elapsed": "\(elapsed)",
+        ])
+        return true
     }
 }
