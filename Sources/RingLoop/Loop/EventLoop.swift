@@ -67,7 +67,8 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: loop-thread state
     private var local: Deque<Work> = []
-    private var timers = TimerWheel(now: .now())
+    /// Pending timers (see `EventLoop+Timers.swift`).
+    var timers = TimerWheel(now: .now())
     @usableFromInline private(set) var state: State = .running
     /// How deeply callbacks run through `runInlineIfShallow` are nested.
     @usableFromInline var inlineDepth = 0
@@ -196,41 +197,6 @@ public final class EventLoop: @unchecked Sendable {
             return true
         }
         if !accepted { orphanage.run(work, on: self) }
-    }
-
-    // MARK: Timers (loop thread)
-
-    /// Schedules `action` at `deadline`; it gets `true` when the timer fires and
-    /// `false` when the loop shuts down first. Returns nil once the loop is
-    /// closing (the caller fails its work with `.shutDown`).
-    func scheduleTimer(at deadline: Deadline, _ action: @escaping (_ fired: Bool) -> Void) -> TimerNode? {
-        let node = ClosureTimer(deadline: deadline, action: action)
-        return insertTimer(node) ? node : nil
-    }
-
-    /// Puts `node` in the timer heap (a node cancelled before it got here is
-    /// dropped). Returns false once the loop is closing.
-    @usableFromInline
-    func insertTimer(_ node: TimerNode) -> Bool {
-        preconditionInEventLoop()
-        guard state == .running else { return false }
-        if node.isLive { timers.insert(node) }
-        return true
-    }
-
-    /// Cancels a pending timer; returns whether it was still pending (it then
-    /// never fires).
-    @usableFromInline
-    @discardableResult
-    func cancelTimer(_ node: TimerNode) -> Bool {
-        preconditionInEventLoop()
-        return timers.cancel(node)
-    }
-
-    /// Pending timers (tests, diagnostics).
-    package var pendingTimerCount: Int {
-        preconditionInEventLoop()
-        return timers.count
     }
 
     // MARK: The loop
