@@ -43,20 +43,19 @@ package enum Threads {
         SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGCHLD,
     ]
 
-    /// Names the calling thread (as shown by `top -H` and debuggers). Glibc
-    /// declares `pthread_setname_np` only under `_GNU_SOURCE`, which the Glibc
-    /// module does not see, so it is looked up once at run time (it opens no
-    /// descriptor, unlike writing /proc/thread-self/comm).
+    /// Names the calling thread (as shown by `top -H` and debuggers). glibc
+    /// declares `pthread_setname_np` only under `_GNU_SOURCE`, which Swift's
+    /// Glibc module does not see, so it is looked up once at run time; writing
+    /// `/proc/thread-self/comm` instead would briefly open a descriptor in
+    /// every new thread, which callers counting their fds would see.
     private static func setCurrentName(_ name: String) {
-        guard let setName else { return }
-        _ = setName(pthread_self(), name)
+        guard let setName = pthreadSetName else { return }
+        _ = name.withCString { setName(pthread_self(), $0) }
     }
 
     private typealias SetName = @convention(c) (pthread_t, UnsafePointer<CChar>) -> Int32
-    private static let setName: SetName? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pthread_setname_np") else { return nil }
-        return unsafeBitCast(symbol, to: SetName.self)
-    }()
+    private static let pthreadSetName: SetName? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pthread_setname_np")
+        .map { unsafeBitCast($0, to: SetName.self) }
 
     package static func join(_ thread: pthread_t) {
         _ = pthread_join(thread, nil)
