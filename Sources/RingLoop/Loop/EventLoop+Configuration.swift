@@ -15,6 +15,9 @@ extension EventLoop {
         /// than this is logged at `warning`, naming where it was scheduled
         /// (like asyncio's debug mode). Costs two clock reads per job.
         public var slowCallbackThreshold: Duration?
+        /// When set, an idle loop polls for work from other threads for up to
+        /// this long before it sleeps (see `EventLoop+Spin.swift`). Off by default.
+        public var spinBeforeSleep: Duration?
         /// Where the loop logs.
         public var logger = Logger(label: "ringloop.loop")
         package var ringOptions = RingOptions()

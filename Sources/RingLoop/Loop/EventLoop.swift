@@ -58,10 +58,10 @@ public final class EventLoop: @unchecked Sendable {
     private let slowCallbacks: SlowCallbackMonitor?
 
     // MARK: cross-thread state (guarded by `lock`)
-    private let lock = Lock()
-    private var remote: Deque<Work> = []
+    let lock = Lock()
+    var remote: Deque<Work> = []
     private var acceptingWork = true
-    private var shutdownRequested = false
+    var shutdownRequested = false
     private var shutDownComplete = false
     private var shutdownCallbacks: [@Sendable () -> Void] = []
 
@@ -246,6 +246,9 @@ public final class EventLoop: @unchecked Sendable {
         } else if let next = timers.nextDeadline() {
             let now = Deadline.now()
             timeout = next > now ? next.uptimeNanoseconds - now.uptimeNanoseconds : 0
+        }
+        if timeout != 0, let spin = configuration.spinBeforeSleep, spinForRemoteWork(upTo: spin, timeout: timeout) {
+            timeout = 0
         }
         var slept = false
         if timeout != 0 {
