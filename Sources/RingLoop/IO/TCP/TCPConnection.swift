@@ -1,4 +1,3 @@
-import CLiburing
 import DequeModule
 import SystemPackage
 #if canImport(Glibc)
@@ -441,9 +440,8 @@ public final class TCPConnection: @unchecked Sendable {
         var multishot = resources.multishotReceive
         if case .async = reader { multishot = false }
         do {
-            receiveID = try eventLoop.submitOperation(self, context: Context.receive) { sqe in
-                sqe.prepareRecv(fd: fd, bufferGroup: group, multishot: multishot)
-            }
+            receiveID = try eventLoop.submitOperation(
+                .receive(fd: fd, bufferGroup: group, multishot: multishot), handler: self, context: Context.receive)
             receiveCancelRequested = false
         } catch {
             loopShutDown()
@@ -456,33 +454,36 @@ public final class TCPConnection: @unchecked Sendable {
         eventLoop.cancelOperation(id)
     }
 
-    private func receiveCompleted(result: Int32, flags: UInt32) {
-        let final = flags & IORING_CQE_F_MORE == 0
+    private func receiveCompleted(_ completion: Completion) {
+        let final = !completion.hasMore
         if final {
             receiveID = nil
             receiveCancelRequested = false
         }
-        let bufferID = buffers?.take(flags: flags)
-        if result > 0, let bufferID, let buffers {
-            deliver(buffers.bytes(bufferID, count: Int(result)))
+        let bufferID = buffers?.take(completion.bufferID)
+        if let count = completion.value, count > 0, let bufferID, let buffers {
+            deliver(buffers.bytes(bufferID, count: Int(count)))
             buffers.recycle(bufferID)
         } else {
             if let bufferID { buffers?.recycle(bufferID) }
-            if result == 0 {
+            switch completion.outcome {
+            case .success(0):
                 endInbound(.eof)
-            } else if result < 0 {
-                switch -result {
+            case .success, .cancelled:
+                break
+            case .shutDown:
+                loopShutDown()
+            case let .failure(errno):
+                switch errno.rawValue {
                 case ENOBUFS, EAGAIN, EINTR:
                     // The shared ring ran dry (buffers come back as their
                     // completions are handled) or a spurious wakeup: nothing
                     // was consumed from the socket; re-armed below.
                     break
-                case ECANCELED:
-                    if eventLoop.state != .running { loopShutDown() }
                 case EINVAL where resources?.multishotReceive == true:
                     resources?.multishotReceive = false
                 default:
-                    endInbound(.failed(IOError("recv", result: result)))
+                    endInbound(.failed(IOError("recv", errno)))
                 }
             }
         }
@@ -751,9 +752,8 @@ public final class TCPConnection: @unchecked Sendable {
         do {
             if case .shutdown = head.payload {
                 sendCoverage = 1
-                sendID = try eventLoop.submitOperation(self, context: Context.shutdown) { sqe in
-                    sqe.prepareShutdown(fd: fd, how: Int32(SHUT_WR))
-                }
+                sendID = try eventLoop.submitOperation(
+                    .shutdown(fd: fd, how: Int32(SHUT_WR)), handler: self, context: Context.shutdown)
                 sendCancelRequested = false
                 return
             }
@@ -772,14 +772,12 @@ public final class TCPConnection: @unchecked Sendable {
             guard pieces > 0, let first else { return }
             sendCoverage = pieces
             if pieces == 1 {
-                sendID = try eventLoop.submitOperation(self, context: Context.send) { sqe in
-                    sqe.prepareSend(fd: fd, from: first.0, count: first.1)
-                }
+                sendID = try eventLoop.submitOperation(
+                    .send(fd: fd, buffer: first.0, count: first.1), handler: self, context: Context.send)
             } else {
                 let message = messageHeader(iovecs: pieces)
-                sendID = try eventLoop.submitOperation(self, context: Context.send) { sqe in
-                    sqe.prepareSendMessage(fd: fd, message: message)
-                }
+                sendID = try eventLoop.submitOperation(
+                    .sendMessage(fd: fd, message: message), handler: self, context: Context.send)
             }
             sendCancelRequested = false
         } catch {
@@ -828,7 +826,7 @@ public final class TCPConnection: @unchecked Sendable {
         return message
     }
 
-    private func sendCompleted(result: Int32, isShutdown: Bool) {
+    private func sendCompleted(_ completion: Completion, isShutdown: Bool) {
         sendID = nil
         sendCoverage = 0
         sendCancelRequested = false
@@ -840,12 +838,12 @@ public final class TCPConnection: @unchecked Sendable {
         if isShutdown {
             if case .shutdown = writes.first?.payload {
                 let entry = writes.removeFirst()
-                if result >= 0 {
+                if case .success = completion.outcome {
                     output = .shutDown
                     complete(entry.completion, .success(()))
-                } else if result != -ECANCELED {
+                } else if case let .failure(errno) = completion.outcome {
                     output = .shutDown
-                    complete(entry.completion, .failure(IOError("shutdown", result: result)))
+                    complete(entry.completion, .failure(IOError("shutdown", errno)))
                 } else if lifecycle != .open {
                     complete(entry.completion, .failure(RingLoopError.closed))
                 } else if entry.cancelled {
@@ -854,21 +852,20 @@ public final class TCPConnection: @unchecked Sendable {
                     writes.prepend(entry)
                 }
             }
-            if result == -ECANCELED, eventLoop.state != .running { loopShutDown() }
-        } else if result >= 0 {
-            consume(Int(result))
+            if case .shutDown = completion.outcome { loopShutDown() }
         } else {
-            switch -result {
-            case EAGAIN, EINTR:
-                break
-            case ECANCELED:
-                if eventLoop.state != .running {
-                    loopShutDown()
-                } else if lifecycle == .open {
-                    dropCancelledWrites()
+            switch completion.outcome {
+            case let .success(sent):
+                consume(Int(sent))
+            case .shutDown:
+                loopShutDown()
+            case .cancelled:
+                if lifecycle == .open { dropCancelledWrites() }
+            case let .failure(errno):
+                switch errno.rawValue {
+                case EAGAIN, EINTR: break
+                default: breakOutput(IOError("send", errno))
                 }
-            default:
-                breakOutput(IOError("send", result: result))
             }
         }
         inSendCompletion = false
@@ -903,7 +900,7 @@ public final class TCPConnection: @unchecked Sendable {
         }
     }
 
-    /// After a send the caller cancelled came back `-ECANCELED`: writes the
+    /// After a send the caller cancelled came back cancelled: writes the
     /// kernel never started are dropped; a partly sent one breaks the output.
     private func dropCancelledWrites() {
         if writes.contains(where: { $0.cancelled && $0.partlySent }) {
@@ -1113,11 +1110,11 @@ public final class TCPConnection: @unchecked Sendable {
 }
 
 extension TCPConnection: CompletionHandler {
-    package func ringCompleted(result: Int32, flags: UInt32, context: UInt64) {
+    package func completed(_ completion: Completion, context: UInt64) {
         switch context {
-        case Context.receive: receiveCompleted(result: result, flags: flags)
-        case Context.send: sendCompleted(result: result, isShutdown: false)
-        default: sendCompleted(result: result, isShutdown: true)
+        case Context.receive: receiveCompleted(completion)
+        case Context.send: sendCompleted(completion, isShutdown: false)
+        default: sendCompleted(completion, isShutdown: true)
         }
     }
 }
