@@ -5,7 +5,8 @@ import SystemPackage
 import Glibc
 #endif
 
-/// One thread driving one io_uring: runs callbacks, timers, Swift tasks and the
+/// One thread driving one io_uring (or, where io_uring is unavailable, epoll;
+/// see `EventLoop.Backend`): runs callbacks, timers, Swift tasks and the
 /// completions of I/O operations, all on that thread.
 ///
 /// Create loops through an `EventLoopGroup` (one per core) or on their own:
@@ -51,6 +52,10 @@ public final class EventLoop: @unchecked Sendable {
         public var slowCallbackThreshold: Duration?
         /// Where the loop logs.
         public var logger = Logger(label: "ringloop.loop")
+        /// The I/O backend; nil (the default) chooses io_uring, or epoll where
+        /// io_uring is unavailable, unless `RINGLOOP_BACKEND` names one. See
+        /// `EventLoop.Backend`.
+        public var backend: Backend?
         package var ringOptions = RingOptions()
 
         public init() {}
@@ -72,7 +77,8 @@ public final class EventLoop: @unchecked Sendable {
     /// The loop's name (its thread's name).
     public let name: String
     let configuration: Configuration
-    let ring: Ring
+    /// io_uring or epoll, chosen at start (see `EventLoop.Backend`).
+    let backend: LoopBackend
     private let wakeupFD: Int32
     /// The wakeup read's target; owned by the loop, freed in deinit (after the
     /// read's final CQE has been reaped).
@@ -107,11 +113,11 @@ public final class EventLoop: @unchecked Sendable {
         var options = configuration.ringOptions
         options.submissionQueueEntries = configuration.submissionQueueEntries
         options.completionQueueEntries = configuration.completionQueueEntries
-        self.ring = try Ring(options: options)
+        self.backend = try LoopBackend.make(configuration, options: options)
         let fd = makeEventFD()
         guard fd >= 0 else {
             let code = errno
-            ring.close()
+            backend.close()
             throw Ring.unavailableError(code)
         }
         self.wakeupFD = fd
@@ -128,7 +134,9 @@ public final class EventLoop: @unchecked Sendable {
     // MARK: Creating and running
 
     /// Starts a loop on a new thread it owns. Returns once the ring is set up.
-    /// - Throws: `RingLoopError.ioUringUnavailable` when io_uring cannot be used.
+    /// - Throws: `RingLoopError.ioUringUnavailable` when io_uring was asked for
+    ///   (`Configuration.backend`, `RINGLOOP_BACKEND`) and cannot be used;
+    ///   `.backendUnavailable` when epoll cannot be set up either.
     public static func spawn(configuration: Configuration = Configuration()) throws(RingLoopError) -> EventLoop {
         let handoff = ConditionLock()
         nonisolated(unsafe) var outcome: Result<EventLoop, RingLoopError>?
@@ -150,7 +158,9 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs a loop on the calling thread until it shuts down. `body` runs first,
     /// on the loop, to schedule the initial work (and, eventually, a shutdown).
-    /// - Throws: `RingLoopError.ioUringUnavailable` when io_uring cannot be used.
+    /// - Throws: `RingLoopError.ioUringUnavailable` when io_uring was asked for
+    ///   (`Configuration.backend`, `RINGLOOP_BACKEND`) and cannot be used;
+    ///   `.backendUnavailable` when epoll cannot be set up either.
     public static func runOnCurrentThread(
         configuration: Configuration = Configuration(),
         _ body: @escaping (EventLoop) -> Void
@@ -256,7 +266,7 @@ public final class EventLoop: @unchecked Sendable {
         CurrentLoop.set(self)
         if let threshold = configuration.slowCallbackThreshold {
             // Unowned: the ring, and so this closure, lives no longer than the loop.
-            ring.invokeHandler = { [unowned self] handler, completion, context in
+            backend.setInvokeHandler { [unowned self] handler, completion, context in
                 let start = Deadline.now()
                 handler.completed(completion, context: context)
                 reportIfSlow("completion handler \(type(of: handler)) (context \(context))", since: start, threshold: threshold)
@@ -280,7 +290,7 @@ public final class EventLoop: @unchecked Sendable {
 
         fireDueTimers()
 
-        if state == .closing, local.isEmpty, timers.isEmpty, ring.liveOperations == 0 {
+        if state == .closing, local.isEmpty, timers.isEmpty, backend.liveOperations == 0 {
             let quiet = lock.withLock { remote.isEmpty }
             if quiet {
                 state = .closed
@@ -307,7 +317,7 @@ public final class EventLoop: @unchecked Sendable {
                 }
             }
         }
-        ring.submitAndWait(timeoutNanoseconds: timeout)
+        backend.submitAndWait(timeoutNanoseconds: timeout)
         if slept { lock.withLock { sleeping = false } }
         reap()
         return true
@@ -393,14 +403,14 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func reap() {
-        ring.processCompletions { self.wakeupCompleted() }
+        backend.processCompletions { self.wakeupCompleted() }
     }
 
     private func armWakeup() {
         wakeupArmed = true
         let fd = wakeupFD
         let buffer = wakeupBuffer
-        ring.armWakeup(fd: fd, buffer: buffer)
+        backend.armWakeup(fd: fd, buffer: buffer)
     }
 
     private func wakeupCompleted() {
@@ -413,21 +423,21 @@ public final class EventLoop: @unchecked Sendable {
     private func beginClosing() {
         state = .closing
         for node in timers.removeAll() { node.fire(false) }
-        ring.beginShutdown()
+        backend.beginShutdown()
     }
 
     /// Runs once the loop is quiescent: reaps the wakeup read, closes the ring
     /// and the eventfd, then hands late work to the post-shutdown executor.
     private func finish() {
         if wakeupArmed {
-            ring.cancelWakeup()
+            backend.cancelWakeup()
             while wakeupArmed {
-                ring.submitAndWait(timeoutNanoseconds: nil)
+                backend.submitAndWait(timeoutNanoseconds: nil)
                 reap()
             }
         }
         detachAll()
-        ring.close()
+        backend.close()
         Glibc.close(wakeupFD)
         let (leftovers, callbacks) = lock.withLock {
             acceptingWork = false

@@ -7,6 +7,9 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
     /// profile (typical in containers) blocks it, or `kernel.io_uring_disabled`
     /// forbids it. `hint` says what to do about it.
     case ioUringUnavailable(errno: Errno, hint: String)
+    /// The epoll backend could not be set up either (`operation` is the call
+    /// that failed: `epoll_create1`, `eventfd`…); nothing can run.
+    case backendUnavailable(operation: String, errno: Errno)
     /// The event loop, group or pool has shut down (or is shutting down) and
     /// takes no new work of this kind.
     case shutDown
@@ -40,6 +43,8 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
         switch self {
         case let .ioUringUnavailable(errno, hint):
             return "io_uring is unavailable (io_uring_setup: \(errno)): \(hint)"
+        case let .backendUnavailable(operation, errno):
+            return "RingLoop: the epoll backend could not be set up (\(operation): \(errno))"
         case .shutDown:
             return "RingLoop: the event loop (or group/pool) has shut down"
         case .promiseDropped:

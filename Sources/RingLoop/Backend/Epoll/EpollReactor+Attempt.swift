@@ -71,17 +71,28 @@ extension EpollReactor {
             let n = recvmsg(fd, message, Int32(MSG_DONTWAIT))
             return n >= 0 ? .done(Int32(n)) : EpollReactor.failure(errno)
 
-        case let .streamRead(fd, iovecs, count):
+        case let .streamRead(fd, buffer, count):
+            if let blocked = checkStream(op, fd: fd, events: POLLIN) { return blocked }
+            let n = Glibc.read(fd, buffer, count)
+            return n >= 0 ? .done(Int32(n)) : EpollReactor.failure(errno)
+
+        case let .streamWrite(fd, buffer, count):
+            if let blocked = checkStream(op, fd: fd, events: POLLOUT) { return blocked }
+            // A blocking pipe write returns only once all of it is written; at
+            // most PIPE_BUF bytes fit whenever POLLOUT is reported, so write no
+            // more (the writer resubmits the rest).
+            let n = Glibc.write(fd, buffer, op.fdIsBlocking ? min(count, Int(PIPE_BUF)) : count)
+            return n >= 0 ? .done(Int32(n)) : EpollReactor.failure(errno)
+
+        case let .streamReadv(fd, iovecs, count):
             if let blocked = checkStream(op, fd: fd, events: POLLIN) { return blocked }
             let n = readv(fd, iovecs, count)
             return n >= 0 ? .done(Int32(n)) : EpollReactor.failure(errno)
 
-        case let .streamWrite(fd, iovecs, count):
+        case let .streamWritev(fd, iovecs, count):
             if let blocked = checkStream(op, fd: fd, events: POLLOUT) { return blocked }
             if op.fdIsBlocking {
-                // A blocking pipe write returns only once all of it is
-                // written; at most PIPE_BUF bytes fit whenever POLLOUT is
-                // reported, so write no more (the writer resubmits the rest).
+                // As for `streamWrite`: no more than PIPE_BUF bytes.
                 let first = iovecs.pointee
                 let n = Glibc.write(fd, first.iov_base, min(first.iov_len, Int(PIPE_BUF)))
                 return n >= 0 ? .done(Int32(n)) : EpollReactor.failure(errno)
@@ -97,7 +108,7 @@ extension EpollReactor {
             guard seen != 0 else { return .wouldBlock }
             return multishot ? .more(Int32(seen)) : .done(Int32(seen))
 
-        case .nop, .shutdown, .close, .blocking:
+        case .nop, .immediate, .shutdown, .close, .blocking:
             return .done(-EINVAL)
         }
     }

@@ -219,6 +219,8 @@ final class EpollReactor {
         switch op.operation {
         case .nop:
             finish(op, 0)
+        case let .immediate(result):
+            finish(op, result)
         case let .shutdown(fd, how):
             finish(op, Glibc.shutdown(fd, how) == 0 ? 0 : -errno)
         case let .close(fd):

@@ -8,6 +8,9 @@ import Glibc
 enum ReactorOperation {
     /// Completes at once with 0.
     case nop
+    /// Completes at once with `result` (an operation the backend refuses,
+    /// e.g. a receive naming an unknown buffer group).
+    case immediate(result: Int32)
     /// Accepts connections until cancelled or failed: one completion per
     /// accepted fd (non-blocking, close-on-exec) with `hasMore`.
     case acceptMultishot(fd: Int32)
@@ -24,10 +27,14 @@ enum ReactorOperation {
     case sendMessage(fd: Int32, message: UnsafePointer<msghdr>)
     /// `recvmsg(2)`.
     case receiveMessage(fd: Int32, message: UnsafeMutablePointer<msghdr>)
-    /// `read(2)`/`readv(2)` on a stream (pipe, FIFO, tty, socket) at its position.
-    case streamRead(fd: Int32, iovecs: UnsafePointer<iovec>, count: Int32)
-    /// `write(2)`/`writev(2)` on a stream at its position; may be short.
-    case streamWrite(fd: Int32, iovecs: UnsafePointer<iovec>, count: Int32)
+    /// `read(2)` on a stream (pipe, FIFO, tty, socket, eventfd) at its position.
+    case streamRead(fd: Int32, buffer: UnsafeMutableRawPointer, count: Int)
+    /// `write(2)` on a stream at its position; may be short.
+    case streamWrite(fd: Int32, buffer: UnsafeRawPointer, count: Int)
+    /// `readv(2)` on a stream at its position.
+    case streamReadv(fd: Int32, iovecs: UnsafePointer<iovec>, count: Int32)
+    /// `writev(2)` on a stream at its position; may be short.
+    case streamWritev(fd: Int32, iovecs: UnsafePointer<iovec>, count: Int32)
     /// Waits until `fd` reports one of `events` (`POLLIN`…); the result is the
     /// events seen. With `multishot`, one completion per readiness edge until
     /// cancelled.
@@ -45,9 +52,10 @@ enum ReactorOperation {
         switch self {
         case let .acceptMultishot(fd), let .connect(fd, _, _), let .receive(fd, _, _),
              let .send(fd, _, _), let .sendMessage(fd, _), let .receiveMessage(fd, _),
-             let .streamRead(fd, _, _), let .streamWrite(fd, _, _), let .poll(fd, _, _):
+             let .streamRead(fd, _, _), let .streamWrite(fd, _, _),
+             let .streamReadv(fd, _, _), let .streamWritev(fd, _, _), let .poll(fd, _, _):
             return fd
-        case .nop, .shutdown, .close, .blocking:
+        case .nop, .immediate, .shutdown, .close, .blocking:
             return nil
         }
     }
@@ -55,7 +63,7 @@ enum ReactorOperation {
     /// The descriptor the operation works on (-1: none).
     var fd: Int32 {
         switch self {
-        case .nop: return -1
+        case .nop, .immediate: return -1
         case let .shutdown(fd, _), let .close(fd): return fd
         case let .blocking(fd, _): return fd
         default: return readinessFD ?? -1
@@ -66,7 +74,7 @@ enum ReactorOperation {
     /// side run in submission order.
     var side: ReadinessSide {
         switch self {
-        case .connect, .send, .sendMessage, .streamWrite: return .write
+        case .connect, .send, .sendMessage, .streamWrite, .streamWritev: return .write
         case let .poll(_, events, _): return events & UInt32(POLLOUT) != 0 && events & UInt32(POLLIN) == 0 ? .write : .read
         default: return .read
         }

@@ -291,14 +291,14 @@ struct EpollReactorTests {
         defer { vector.deallocate() }
         buffer.withUnsafeMutableBytes { bytes in
             vector.initialize(to: iovec(iov_base: bytes.baseAddress, iov_len: bytes.count))
-            let id = h.submit(.streamRead(fd: r, iovecs: vector, count: 1))
+            let id = h.submit(.streamReadv(fd: r, iovecs: vector, count: 1))
             h.poll()
             #expect(h.of(id).isEmpty)
             #expect(write(w, "pipe", 4) == 4)
             #expect(h.run(until: id).map(\.result) == [4])
             #expect(fcntl(r, F_GETFL) & O_NONBLOCK == 0, "the caller's fd mode is left alone")
             close(w)
-            let eof = h.submit(.streamRead(fd: r, iovecs: vector, count: 1))
+            let eof = h.submit(.streamReadv(fd: r, iovecs: vector, count: 1))
             #expect(h.run(until: eof).map(\.result) == [0])
         }
         #expect(Array(buffer[..<4]) == Array("pipe".utf8))
