@@ -127,6 +127,14 @@ final class EpollBackend: IOBackend {
 
     // MARK: Translation
 
+    /// Whether `fd` has a file position. io_uring ignores the offset of a
+    /// transfer on a pipe, socket or tty and uses the stream; so does this
+    /// backend, which must also wait for readiness there rather than block a
+    /// worker (a pipe read with no writer would never return).
+    private static func isSeekable(_ fd: Int32) -> Bool {
+        lseek(fd, 0, SEEK_CUR) >= 0 || errno != ESPIPE
+    }
+
     private func translate(_ operation: IOOperation) -> ReactorOperation {
         switch operation {
         case .nop:
@@ -151,16 +159,16 @@ final class EpollBackend: IOBackend {
         case let .poll(fd, events, multishot):
             return .poll(fd: fd, events: events, multishot: multishot)
         case let .read(fd, buffer, count, offset), let .readFixed(fd, buffer, count, offset, _):
-            if offset < 0 { return .streamRead(fd: fd, buffer: buffer, count: Int(count)) }
+            if offset < 0 || !EpollBackend.isSeekable(fd) { return .streamRead(fd: fd, buffer: buffer, count: Int(count)) }
             return .blocking(fd: fd, call: .read(fd: fd, into: buffer, count: Int(count), offset: offset))
         case let .write(fd, buffer, count, offset), let .writeFixed(fd, buffer, count, offset, _):
-            if offset < 0 { return .streamWrite(fd: fd, buffer: buffer, count: Int(count)) }
+            if offset < 0 || !EpollBackend.isSeekable(fd) { return .streamWrite(fd: fd, buffer: buffer, count: Int(count)) }
             return .blocking(fd: fd, call: .write(fd: fd, from: buffer, count: Int(count), offset: offset))
         case let .readv(fd, iovecs, count, offset):
-            if offset < 0 { return .streamReadv(fd: fd, iovecs: iovecs, count: Int32(count)) }
+            if offset < 0 || !EpollBackend.isSeekable(fd) { return .streamReadv(fd: fd, iovecs: iovecs, count: Int32(count)) }
             return .blocking(fd: fd, call: .readv(fd: fd, iovecs: iovecs, count: Int32(count), offset: offset))
         case let .writev(fd, iovecs, count, offset):
-            if offset < 0 { return .streamWritev(fd: fd, iovecs: iovecs, count: Int32(count)) }
+            if offset < 0 || !EpollBackend.isSeekable(fd) { return .streamWritev(fd: fd, iovecs: iovecs, count: Int32(count)) }
             return .blocking(fd: fd, call: .writev(fd: fd, iovecs: iovecs, count: Int32(count), offset: offset))
         case let .openAt(directory, path, flags, mode):
             return .blocking(fd: -1, call: .openAt(directory: directory, path: path, flags: flags, mode: mode))
