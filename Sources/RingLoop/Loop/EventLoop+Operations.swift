@@ -87,6 +87,15 @@ extension EventLoop {
         return backend.ring?.overflowFlushes ?? 0
     }
 
+    /// Operations submitted so far (SQEs prepared on io_uring).
+    package var submissionCount: Int {
+        preconditionInEventLoop()
+        switch backend {
+        case let .ioUring(ring): return ring.preparedSQEs
+        case let .epoll(epoll): return epoll.submissions
+        }
+    }
+
     /// `io_uring_enter` calls made so far (benchmarks: submissions per tick);
     /// on epoll, `epoll_wait` calls.
     package var ringEnterCount: Int {

@@ -88,7 +88,9 @@ public final class Subprocess: Sendable {
     ) throws(SubprocessError) -> Subprocess {
         let child = try Spawner.spawn(executable, arguments: arguments, environment: environment,
                                       workingDirectory: workingDirectory, stdio: stdio)
-        let monitor = ProcessMonitor(loop: loop, pid: child.pid, pidfd: child.pidfd, usesWaitid: usingWaitid || child.pidfd < 0)
+        // waitid is an io_uring operation; on epoll the pidfd is polled.
+        let waitid = (usingWaitid || child.pidfd < 0) && loop.ioBackend == .ioUring
+        let monitor = ProcessMonitor(loop: loop, pid: child.pid, pidfd: child.pidfd, usesWaitid: waitid)
         let process = Subprocess(child, monitor: monitor, loop: loop)
         if child.pidfd < 0 && !usingWaitid {
             // Nothing to watch it with: undo the spawn.

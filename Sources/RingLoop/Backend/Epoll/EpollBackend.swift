@@ -30,6 +30,8 @@ final class EpollBackend: IOBackend {
     private var pools: [ProvidedBufferPool?] = []
     /// `epoll_wait` calls so far (the analogue of the ring's enter count).
     private(set) var waitCalls = 0
+    /// Operations submitted so far.
+    private(set) var submissions = 0
     var invokeHandler: ((CompletionHandler, Completion, UInt64) -> Void)?
 
     init(blockingThreads: Int = 4, name: String) throws(IOError) {
@@ -40,6 +42,7 @@ final class EpollBackend: IOBackend {
 
     @inline(__always)
     func submit(_ operation: IOOperation, options: IOOperation.Options, handler: CompletionHandler, context: UInt64) -> OperationID {
+        submissions &+= 1
         let id = operations.insert(handler, context: context)
         reactor.submit(userData: id.userData, translate(operation))
         return id
@@ -61,8 +64,12 @@ final class EpollBackend: IOBackend {
         for id in operations.liveIDs() { reactor.cancel(userData: id.userData) }
     }
 
-    /// Everything runs here: what epoll cannot wait for runs on a worker.
-    func supports(_ operation: IOOperation) -> Bool { true }
+    /// Everything but `waitid` runs here (what epoll cannot wait for runs on
+    /// a worker); a child's exit is watched by polling its pidfd instead.
+    func supports(_ operation: IOOperation) -> Bool {
+        if case .waitid = operation { return false }
+        return true
+    }
 
     var liveOperations: Int { operations.live }
 
@@ -186,6 +193,10 @@ final class EpollBackend: IOBackend {
             return .blocking(fd: -1, call: .renameAt(fromDirectory: fromDirectory, from: from, toDirectory: toDirectory, to: to, flags: flags))
         case let .mkdirAt(directory, path, mode):
             return .blocking(fd: -1, call: .mkdirAt(directory: directory, path: path, mode: mode))
+        case .waitid:
+            // Unsupported (see `supports`): a worker blocked in waitid could
+            // not be cancelled at shutdown.
+            return .immediate(result: -EOPNOTSUPP)
         case let .splice(input, inputOffset, output, outputOffset, count):
             return .blocking(fd: input, call: .splice(input: input, inputOffset: inputOffset, output: output, outputOffset: outputOffset, count: Int(count)))
         }
