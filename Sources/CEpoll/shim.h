@@ -91,6 +91,13 @@ static inline long cepoll_splice(int in, int64_t in_offset, int out, int64_t out
                    out, out_offset < 0 ? (void *)0 : &out_off, count, 0u);
 }
 
+// pwritev2(2) at the file position with RWF_NOWAIT: on a pipe in blocking
+// mode, writes what fits now (or fails with EAGAIN) instead of blocking.
+// EOPNOTSUPP where the file does not support it.
+static inline long cepoll_writev_nowait(int fd, const struct iovec *iov, int count) {
+    return syscall(SYS_pwritev2, fd, iov, count, -1L, 0L, 0x00000008 /* RWF_NOWAIT */);
+}
+
 static inline long cepoll_preadv(int fd, const struct iovec *iov, int count, int64_t offset) {
     return preadv(fd, iov, count, (off_t)offset);
 }

@@ -134,12 +134,18 @@ final class EpollBackend: IOBackend {
 
     // MARK: Translation
 
-    /// Whether `fd` has a file position. io_uring ignores the offset of a
-    /// transfer on a pipe, socket or tty and uses the stream; so does this
-    /// backend, which must also wait for readiness there rather than block a
-    /// worker (a pipe read with no writer would never return).
+    /// Whether `fd` is a file with positions (not a pipe, socket or
+    /// character device). io_uring ignores the offset of a transfer on a
+    /// stream; so does this backend, which must also wait for readiness there
+    /// rather than block a worker (a pipe read with no writer never returns).
+    /// `fstat`, not `lseek(SEEK_CUR)`: on a seq_file (procfs) even that lseek
+    /// resets the read position, and every later read at an offset would
+    /// walk the file from its start.
     private static func isSeekable(_ fd: Int32) -> Bool {
-        lseek(fd, 0, SEEK_CUR) >= 0 || errno != ESPIPE
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return true }
+        let type = info.st_mode & S_IFMT
+        return type != S_IFIFO && type != S_IFSOCK && type != S_IFCHR
     }
 
     private func translate(_ operation: IOOperation) -> ReactorOperation {

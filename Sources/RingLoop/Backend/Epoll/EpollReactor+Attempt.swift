@@ -78,10 +78,11 @@ extension EpollReactor {
 
         case let .streamWrite(fd, buffer, count):
             if let blocked = checkStream(op, fd: fd, events: POLLOUT) { return blocked }
-            // A blocking pipe write returns only once all of it is written; at
-            // most PIPE_BUF bytes fit whenever POLLOUT is reported, so write no
-            // more (the writer resubmits the rest).
-            let n = Glibc.write(fd, buffer, op.fdIsBlocking ? min(count, Int(PIPE_BUF)) : count)
+            if op.fdIsBlocking {
+                var vector = iovec(iov_base: UnsafeMutableRawPointer(mutating: buffer), iov_len: count)
+                return blockingStreamWrite(op, fd: fd, iovecs: &vector, count: 1)
+            }
+            let n = Glibc.write(fd, buffer, count)
             return n >= 0 ? .done(Int32(n)) : EpollReactor.failure(errno)
 
         case let .streamReadv(fd, iovecs, count):
@@ -91,12 +92,7 @@ extension EpollReactor {
 
         case let .streamWritev(fd, iovecs, count):
             if let blocked = checkStream(op, fd: fd, events: POLLOUT) { return blocked }
-            if op.fdIsBlocking {
-                // As for `streamWrite`: no more than PIPE_BUF bytes.
-                let first = iovecs.pointee
-                let n = Glibc.write(fd, first.iov_base, min(first.iov_len, Int(PIPE_BUF)))
-                return n >= 0 ? .done(Int32(n)) : EpollReactor.failure(errno)
-            }
+            if op.fdIsBlocking { return blockingStreamWrite(op, fd: fd, iovecs: iovecs, count: count) }
             let n = writev(fd, iovecs, count)
             return n >= 0 ? .done(Int32(n)) : EpollReactor.failure(errno)
 
@@ -124,6 +120,24 @@ extension EpollReactor {
         }
         guard op.fdIsBlocking else { return nil }
         return EpollReactor.isReady(fd, events: events) ? nil : .wouldBlock
+    }
+
+    /// A write to a stream fd in blocking mode (a pipe the caller made),
+    /// which must not block the loop: `pwritev2(RWF_NOWAIT)` writes what fits
+    /// now. Where the file does not support that, the write is cut to
+    /// PIPE_BUF bytes, which always fit once POLLOUT is reported (the writer
+    /// resubmits the rest).
+    private func blockingStreamWrite(_ op: PendingOperation, fd: Int32, iovecs: UnsafePointer<iovec>, count: Int32) -> Attempt {
+        if !op.noWaitUnsupported {
+            let n = cepoll_writev_nowait(fd, iovecs, count)
+            if n >= 0 { return .done(Int32(n)) }
+            let code = errno
+            if code != EOPNOTSUPP { return EpollReactor.failure(code) }
+            op.noWaitUnsupported = true
+        }
+        let first = iovecs.pointee
+        let n = Glibc.write(fd, first.iov_base, min(first.iov_len, Int(PIPE_BUF)))
+        return n >= 0 ? .done(Int32(n)) : EpollReactor.failure(errno)
     }
 
     static func failure(_ code: Int32) -> Attempt {

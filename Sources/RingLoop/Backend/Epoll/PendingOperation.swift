@@ -21,6 +21,8 @@ final class PendingOperation {
     /// The fd is in blocking mode: readiness is checked with `poll(2)` before
     /// the syscall, so the loop thread never blocks.
     var fdIsBlocking = false
+    /// `RWF_NOWAIT` was refused for this fd (see `blockingStreamWrite`).
+    var noWaitUnsupported = false
     /// Finished or cancelled: no further completion may be posted.
     var finished = false
 
