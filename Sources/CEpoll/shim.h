@@ -7,18 +7,18 @@
 // io_uring is absent. System headers come first and _GNU_SOURCE is never
 // defined, so this module agrees with SwiftGlibc on every shared type; the
 // GNU-only calls go through syscall(2) instead.
-#include <sys/types.h>
-#include <sys/select.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
-#include <poll.h>
-#include <fcntl.h>
 #include <errno.h>
 #include <unistd.h>
 #include <stdint.h>
+
+// Deliberately not included: <sys/socket.h>, <sys/uio.h>, <poll.h>,
+// <fcntl.h>. Swift's Glibc module owns them; a second module including them
+// makes release (whole-module) builds lose names such as SOCK_STREAM and
+// MSG_NOSIGNAL in files that do not import this one. Pointers to their types
+// are passed as void * instead.
 
 // One readiness event, unpacked (struct epoll_event is packed on x86-64).
 typedef struct cepoll_event {
@@ -66,9 +66,10 @@ static inline int cepoll_wait(int epfd, cepoll_event *out, int max, int timeout_
     return n;
 }
 
-// accept4(2): the new socket is non-blocking and close-on-exec.
+// accept4(2): the new socket is non-blocking and close-on-exec
+// (SOCK_NONBLOCK and SOCK_CLOEXEC are O_NONBLOCK and O_CLOEXEC on Linux).
 static inline int cepoll_accept(int fd) {
-    return (int)syscall(SYS_accept4, fd, (void *)0, (void *)0, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return (int)syscall(SYS_accept4, fd, (void *)0, (void *)0, 04000 | 02000000);
 }
 
 // statx(2) into a 256-byte struct statx owned by the caller.
@@ -86,7 +87,7 @@ static inline int cepoll_renameat2(int olddfd, const char *oldpath, int newdfd, 
 
 // splice(2); an offset of -1 means "the descriptor's position".
 static inline long cepoll_splice(int in, int64_t in_offset, int out, int64_t out_offset, size_t count) {
-    loff_t in_off = in_offset, out_off = out_offset;
+    int64_t in_off = in_offset, out_off = out_offset;
     return syscall(SYS_splice, in, in_offset < 0 ? (void *)0 : &in_off,
                    out, out_offset < 0 ? (void *)0 : &out_off, count, 0u);
 }
@@ -94,16 +95,8 @@ static inline long cepoll_splice(int in, int64_t in_offset, int out, int64_t out
 // pwritev2(2) at the file position with RWF_NOWAIT: on a pipe in blocking
 // mode, writes what fits now (or fails with EAGAIN) instead of blocking.
 // EOPNOTSUPP where the file does not support it.
-static inline long cepoll_writev_nowait(int fd, const struct iovec *iov, int count) {
+static inline long cepoll_writev_nowait(int fd, const void *iov, int count) {
     return syscall(SYS_pwritev2, fd, iov, count, -1L, 0L, 0x00000008 /* RWF_NOWAIT */);
-}
-
-static inline long cepoll_preadv(int fd, const struct iovec *iov, int count, int64_t offset) {
-    return preadv(fd, iov, count, (off_t)offset);
-}
-
-static inline long cepoll_pwritev(int fd, const struct iovec *iov, int count, int64_t offset) {
-    return pwritev(fd, iov, count, (off_t)offset);
 }
 
 #endif

@@ -34,11 +34,11 @@ extension BlockingCall {
     }
 
     static func readv(fd: Int32, iovecs: UnsafePointer<iovec>, count: Int32, offset: Int64) -> BlockingCall {
-        retrying { offset < 0 ? Glibc.readv(fd, iovecs, count) : cepoll_preadv(fd, iovecs, count, offset) }
+        retrying { offset < 0 ? Glibc.readv(fd, iovecs, count) : preadv(fd, iovecs, count, off_t(offset)) }
     }
 
     static func writev(fd: Int32, iovecs: UnsafePointer<iovec>, count: Int32, offset: Int64) -> BlockingCall {
-        retrying { offset < 0 ? Glibc.writev(fd, iovecs, count) : cepoll_pwritev(fd, iovecs, count, offset) }
+        retrying { offset < 0 ? Glibc.writev(fd, iovecs, count) : pwritev(fd, iovecs, count, off_t(offset)) }
     }
 
     /// `fsync(2)`, or `fdatasync(2)` when `dataOnly`.

@@ -129,7 +129,7 @@ extension EpollReactor {
     /// resubmits the rest).
     private func blockingStreamWrite(_ op: PendingOperation, fd: Int32, iovecs: UnsafePointer<iovec>, count: Int32) -> Attempt {
         if !op.noWaitUnsupported {
-            let n = cepoll_writev_nowait(fd, iovecs, count)
+            let n = cepoll_writev_nowait(fd, UnsafeRawPointer(iovecs), count)
             if n >= 0 { return .done(Int32(n)) }
             let code = errno
             if code != EOPNOTSUPP { return EpollReactor.failure(code) }
