@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 // Deliberately not included: <sys/socket.h>, <sys/uio.h>, <poll.h>,
-// <fcntl.h>. Swift's Glibc module owns them; a second module including them
+// <fcntl.h>, <time.h>. Swift's Glibc module owns them; a second module including them
 // makes release (whole-module) builds lose names such as SOCK_STREAM and
 // MSG_NOSIGNAL in files that do not import this one. Pointers to their types
 // are passed as void * instead.
@@ -53,12 +53,32 @@ static inline int cepoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t
     return epoll_ctl(epfd, op, fd, &event);
 }
 
-// Waits up to `timeout_ms` (-1: forever) and copies the events out unpacked.
-// Returns how many, or -1 with errno set.
-static inline int cepoll_wait(int epfd, cepoll_event *out, int max, int timeout_ms) {
+// Waits up to `timeout_ns` (-1: forever) and copies the events out
+// unpacked. Returns how many, or -1 with errno set. Uses epoll_pwait2 (Linux
+// 5.11) for a nanosecond timeout; where it is missing or a seccomp profile
+// denies it (ENOSYS, EPERM), epoll_wait with the timeout rounded up to a
+// millisecond (waking early would only spin until the deadline).
+static int cepoll_no_pwait2 = 0;
+static inline int cepoll_wait(int epfd, cepoll_event *out, int max, long long timeout_ns) {
     struct epoll_event events[256];
     if (max > 256) max = 256;
-    int n = epoll_wait(epfd, events, max, timeout_ms);
+    int n = -1;
+    if (!__atomic_load_n(&cepoll_no_pwait2, __ATOMIC_RELAXED) && timeout_ns > 0) {
+        // The kernel's struct __kernel_timespec (not <time.h>: see above).
+        struct { long long tv_sec; long long tv_nsec; } ts = { timeout_ns / 1000000000LL, timeout_ns % 1000000000LL };
+        n = (int)syscall(SYS_epoll_pwait2, epfd, events, max, &ts, (void *)0, 8);
+        if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+            __atomic_store_n(&cepoll_no_pwait2, 1, __ATOMIC_RELAXED);
+        } else {
+            goto copy;
+        }
+    }
+    {
+        int timeout_ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999LL) / 1000000LL);
+        if (timeout_ns > 2000000000000000LL) timeout_ms = 2000000000;
+        n = epoll_wait(epfd, events, max, timeout_ms);
+    }
+copy:
     for (int i = 0; i < n; i++) {
         out[i].data = events[i].data.u64;
         out[i].events = events[i].events;

@@ -168,12 +168,11 @@ final class EpollReactor {
         flushFresh()
         retryHot()
         takePosted()
-        var timeout: Int32 = -1
+        var timeout: Int64 = -1
         if !completed.isEmpty || !hot.isEmpty || !fresh.isEmpty {
             timeout = 0
         } else if let ns = timeoutNanoseconds {
-            // Round up: waking before the deadline would spin until it passes.
-            timeout = Int32(clamping: (ns + 999_999) / 1_000_000)
+            timeout = Int64(clamping: ns)
         }
         let n = cepoll_wait(epollFD, events, Int32(EpollReactor.eventCapacity), timeout)
         if n > 0 {
@@ -347,37 +346,6 @@ final class EpollReactor {
             op.finished = true
             pending[completion.userData] = nil
             completed.append(completion)
-        }
-    }
-}
-
-/// Results posted by the worker threads, with the wakeup that tells the loop.
-// Safe to share: `list` is guarded by `lock`; `wakeupFD` is immutable and
-// closed only after the pool's workers have been joined.
-final class PostedCompletions: @unchecked Sendable {
-    private let lock = Lock()
-    private var list: [ReactorCompletion] = []
-    private let wakeupFD: Int32
-
-    init(wakeupFD: Int32) { self.wakeupFD = wakeupFD }
-
-    func post(_ completion: ReactorCompletion) {
-        let first: Bool = lock.withLock {
-            list.append(completion)
-            return list.count == 1
-        }
-        // One wakeup per batch: the loop drains the whole list when it wakes.
-        if first {
-            var one: UInt64 = 1
-            _ = Glibc.write(wakeupFD, &one, 8)
-        }
-    }
-
-    func take() -> [ReactorCompletion] {
-        lock.withLock {
-            guard !list.isEmpty else { return [] }
-            defer { list.removeAll(keepingCapacity: true) }
-            return list
         }
     }
 }
