@@ -128,9 +128,16 @@ let package = Package(
             exclude: ["thresholds.txt"],
             swiftSettings: strict
         ),
+        // The worker executable the ProcessPool tests start.
+        .executableTarget(
+            name: "RingLoopTestWorker",
+            dependencies: ["RingLoop"],
+            path: "Tests/RingLoopTestWorker",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "RingLoopTests",
-            dependencies: ["RingLoop", "FileCopy"],
+            dependencies: ["RingLoop", "FileCopy", "RingLoopTestWorker"],
             swiftSettings: strict
         ),
         .testTarget(
