@@ -106,10 +106,9 @@ final class PoolWorkerProcess: @unchecked Sendable {
         return await waitUncancellably()
     }
 
-    /// `wait()` that a cancelled driver does not turn into a kill and a lost
-    /// status: the reaping itself is the loop's, this only watches it.
+    /// Waits for the loop to reap the worker (drivers are never cancelled;
+    /// nil only if something else reaped it).
     private func waitUncancellably() async -> TerminationStatus? {
-        let process = process
-        return try? await Task { try await process.wait(killOnCancel: false) }.value
+        try? await process.wait(killOnCancel: false)
     }
 }

@@ -45,7 +45,9 @@ import SystemPackage
 /// reaped; `shutdown(cancellingPending: true)` fails queued and running jobs
 /// with `RingLoopError.shutDown` and kills the workers. Either way no worker
 /// process, zombie or descriptor is left. Jobs run after shutdown fail with
-/// `RingLoopError.shutDown`.
+/// `RingLoopError.shutDown`. Shut a pool down before dropping it: until then
+/// its workers wait for jobs (a loop that shuts down still kills and reaps
+/// them).
 public final class ProcessPool: Sendable {
     /// The loop that drives the workers' sockets and exits.
     public let eventLoop: EventLoop
