@@ -140,6 +140,9 @@ public final class ProcessPool: Sendable {
     /// Jobs waiting for a worker.
     public var queuedCount: Int { queue.count }
 
+    /// Workers running a job now.
+    public var busyWorkerCount: Int { slots.count { $0.isBusy } }
+
     /// The pids of the running workers (a dead one is absent until replaced).
     public var workerPIDs: [pid_t] { slots.compactMap(\.workerPID) }
 

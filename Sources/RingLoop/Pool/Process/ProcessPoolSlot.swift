@@ -18,11 +18,15 @@ final class ProcessPoolSlot: @unchecked Sendable {
     private let lock = Lock()
     private var worker: PoolWorkerProcess?
     private var stopping = false
+    private var busy = false
 
     init(queue: AsyncQueue<PendingProcessJob>, recipe: PoolWorkerRecipe) {
         self.queue = queue
         self.recipe = recipe
     }
+
+    /// Whether a job is running here (tests).
+    var isBusy: Bool { lock.withLock { busy } }
 
     /// The current worker's pid, if one is running.
     var workerPID: pid_t? { lock.withLock { worker?.pid } }
@@ -80,6 +84,7 @@ final class ProcessPoolSlot: @unchecked Sendable {
             lock.withLock { self.worker = worker }
         }
         guard job.claim(onCancel: { worker.kill(.cancelled) }) else { return }
+        lock.withLock { busy = true }
         // A stop that came between taking the job and claiming it has not
         // seen this worker's job: honour it here.
         if lock.withLock({ stopping }) { worker.kill(.shutDown) }
@@ -108,11 +113,11 @@ final class ProcessPoolSlot: @unchecked Sendable {
         }
         switch reply.first {
         case PoolFrame.success:
-            job.finish(.success(Array(reply.dropFirst())))
+            complete(job, .success(Array(reply.dropFirst())))
         case PoolFrame.failure:
-            job.finish(.failure(ProcessPoolError.remote(job: job.name, message: String(decoding: reply.dropFirst(), as: UTF8.self))))
+            complete(job, .failure(ProcessPoolError.remote(job: job.name, message: String(decoding: reply.dropFirst(), as: UTF8.self))))
         default:
-            job.finish(.failure(ProcessPoolError.remote(job: job.name, message: "malformed reply")))
+            complete(job, .failure(ProcessPoolError.remote(job: job.name, message: "malformed reply")))
         }
     }
 
@@ -133,8 +138,14 @@ final class ProcessPoolSlot: @unchecked Sendable {
                 error = ProcessPoolError.workerDied(job: job.name, pid: worker.pid, status: status ?? .signaled(.kill))
             }
         }
-        job.finish(.failure(error))
+        complete(job, .failure(error))
         startReplacement()
+    }
+
+    /// Finishes a claimed job; the slot counts as idle before its caller resumes.
+    private func complete(_ job: PendingProcessJob, _ outcome: Result<[UInt8], any Error>) {
+        lock.withLock { busy = false }
+        job.finish(outcome)
     }
 
     /// Starts a new worker unless the pool is stopping; a failed spawn is
