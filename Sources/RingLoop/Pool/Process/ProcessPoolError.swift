@@ -17,6 +17,7 @@ public enum ProcessPoolError: Error, Sendable, Hashable, CustomStringConvertible
     /// process.
     case coding(job: String, message: String)
 
+    /// The failure in one sentence, naming the job.
     public var description: String {
         switch self {
         case let .workerDied(job, pid, status): return "process pool worker \(pid) running \(job) ended: \(status)"
