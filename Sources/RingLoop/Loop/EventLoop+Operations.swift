@@ -45,7 +45,8 @@ extension EventLoop {
 
     /// Maps and registers a provided-buffer group of `count` (a power of two)
     /// buffers of `size` bytes, for `IOOperation.receive`.
-    func makeBufferRing(count: Int, size: Int) throws(IOError) -> BufferRing {
+    /// - Throws: `RingCallFailure` naming the call that failed.
+    func makeBufferRing(count: Int, size: Int) throws(RingCallFailure) -> BufferRing {
         preconditionInEventLoop()
         return try BufferRing(on: ring, count: count, size: size)
     }

@@ -130,7 +130,8 @@ public final class File: @unchecked Sendable {
     /// ones fail with `IOError(op, .badFileDescriptor)`. Once the loop has
     /// shut down, the descriptor is closed with close(2) instead.
     ///
-    /// - Throws: `IOError("close", …)`; `.badFileDescriptor` if already closed.
+    /// - Throws: `IOError("close", …)`; `RingLoopError.alreadyClosed` if
+    ///   already closed.
     public func close() async throws {
         try await eventLoop.performRequest(closeStarter())
     }
@@ -143,7 +144,7 @@ public final class File: @unchecked Sendable {
     private func closeStarter() -> RequestStarter<Void> {
         { [self] done in
             guard !isClosed else {
-                done(.failure(IOError("close", .badFileDescriptor)))
+                done(.failure(RingLoopError.alreadyClosed(operation: "File.close")))
                 return nil
             }
             isClosed = true

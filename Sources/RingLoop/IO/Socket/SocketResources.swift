@@ -26,13 +26,14 @@ final class SocketResources: LoopAttachment {
     func bufferRing(on loop: EventLoop) throws(IOError) -> BufferRing {
         if let buffers { return buffers }
         if let failure { throw failure }
-        do {
+        do throws(RingCallFailure) {
             let made = try loop.makeBufferRing(count: SocketResources.bufferCount, size: SocketResources.bufferSize)
             buffers = made
             return made
         } catch {
-            failure = error
-            throw error
+            let failure = IOError(error.call, error.errno)
+            self.failure = failure
+            throw failure
         }
     }
 

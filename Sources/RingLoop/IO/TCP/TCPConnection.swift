@@ -44,7 +44,7 @@ import Glibc
 /// kernel operation and throws `CancellationError`; buffers stay owned by the
 /// connection until the kernel's final completion. A cancelled write that had
 /// not started is dropped; one the kernel had partly sent breaks the output
-/// (later writes fail with `IOError` `.canceled`), since the byte stream now
+/// (later writes fail with `RingLoopError.writeCancelledMidway`), since the byte stream now
 /// has a hole.
 ///
 /// **Closing.** `close()` cancels what is in flight, fails writes not yet
@@ -241,7 +241,7 @@ public final class TCPConnection: @unchecked Sendable {
     /// - Throws: `IOError` from `setsockopt`, or `RingLoopError.closed`.
     public func setNoDelay(_ on: Bool) throws {
         eventLoop.preconditionInEventLoop()
-        guard fd >= 0 else { throw RingLoopError.closed }
+        guard fd >= 0 else { throw RingLoopError.closed(operation: "setNoDelay") }
         try Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, on ? 1 : 0, "setsockopt(TCP_NODELAY)")
     }
 
@@ -249,7 +249,7 @@ public final class TCPConnection: @unchecked Sendable {
     /// - Throws: `IOError` from `setsockopt`, or `RingLoopError.closed`.
     public func setKeepAlive(_ keepAlive: KeepAlive?) throws {
         eventLoop.preconditionInEventLoop()
-        guard fd >= 0 else { throw RingLoopError.closed }
+        guard fd >= 0 else { throw RingLoopError.closed(operation: "setKeepAlive") }
         if let keepAlive {
             try TCPConnection.apply(keepAlive, to: fd)
         } else {
@@ -285,11 +285,11 @@ public final class TCPConnection: @unchecked Sendable {
     public func setHandler(_ handler: any TCPConnectionHandler) {
         eventLoop.preconditionInEventLoop()
         guard lifecycle == .open else {
-            handler.connection(self, didFailWith: RingLoopError.closed)
+            handler.connection(self, didFailWith: RingLoopError.closed(operation: "setHandler"))
             return
         }
         guard case .none = reader else {
-            handler.connection(self, didFailWith: IOError("setHandler", .resourceBusy))
+            handler.connection(self, didFailWith: RingLoopError.alreadyConsumed(operation: "setHandler"))
             return
         }
         reader = .handler(handler)
@@ -360,13 +360,13 @@ public final class TCPConnection: @unchecked Sendable {
     private func takeReadyChunk() -> Result<[UInt8]?, any Error>? {
         switch reader {
         case .handler:
-            return .failure(IOError("read", .resourceBusy))
+            return .failure(RingLoopError.alreadyConsumed(operation: "read"))
         case .none:
             reader = .async
         case .async:
             break
         }
-        if readWaiter != nil { return .failure(IOError("read", .resourceBusy)) }
+        if readWaiter != nil { return .failure(RingLoopError.alreadyConsumed(operation: "read")) }
         if let chunk = kept.popFirst() {
             keptBytes -= chunk.count
             readingPaused = false
@@ -381,7 +381,7 @@ public final class TCPConnection: @unchecked Sendable {
             case let .failed(error): return .failure(error)
             }
         }
-        if lifecycle != .open { return .failure(RingLoopError.closed) }
+        if lifecycle != .open { return .failure(RingLoopError.closed(operation: "read")) }
         return nil
     }
 
@@ -670,7 +670,7 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     private func writeRefusal() -> (any Error)? {
-        if lifecycle != .open || closeWhenFlushed { return RingLoopError.closed }
+        if lifecycle != .open || closeWhenFlushed { return RingLoopError.closed(operation: "write") }
         switch output {
         case .open: return nil
         case .shutdownQueued, .shutDown: return IOError("send", .brokenPipe)
@@ -738,7 +738,7 @@ public final class TCPConnection: @unchecked Sendable {
             sendCancelRequested = true
             eventLoop.cancelOperation(id)
         }
-        if broken { breakOutput(IOError("send", .canceled)) }
+        if broken { breakOutput(RingLoopError.writeCancelledMidway(operation: "send")) }
         updateWritability()
     }
 
@@ -845,7 +845,7 @@ public final class TCPConnection: @unchecked Sendable {
                     output = .shutDown
                     complete(entry.completion, .failure(IOError("shutdown", errno)))
                 } else if lifecycle != .open {
-                    complete(entry.completion, .failure(RingLoopError.closed))
+                    complete(entry.completion, .failure(RingLoopError.closed(operation: "shutdownOutput")))
                 } else if entry.cancelled {
                     output = .open
                 } else {
@@ -904,7 +904,7 @@ public final class TCPConnection: @unchecked Sendable {
     /// kernel never started are dropped; a partly sent one breaks the output.
     private func dropCancelledWrites() {
         if writes.contains(where: { $0.cancelled && $0.partlySent }) {
-            breakOutput(IOError("send", .canceled))
+            breakOutput(RingLoopError.writeCancelledMidway(operation: "send"))
             return
         }
         var index = 0
@@ -1067,12 +1067,12 @@ public final class TCPConnection: @unchecked Sendable {
             Socket.close(fd)
             fd = -1
         }
-        failQueuedWrites(RingLoopError.closed)
+        failQueuedWrites(RingLoopError.closed(operation: "write"))
         kept.removeAll()
         keptBytes = 0
         if let waiter = readWaiter {
             readWaiter = nil
-            waiter.resume(.failure(RingLoopError.closed))
+            waiter.resume(.failure(RingLoopError.closed(operation: "read")))
         }
         let previous = reader
         if case .handler = reader { reader = .none }

@@ -64,7 +64,8 @@ public final class TCPListener: @unchecked Sendable {
     /// Succeeds once the listener has closed and its descriptor is released.
     public let closeFuture: Future<Void>
     private let options: Options
-    private let logger = Logger(label: "ringloop.tcp-listener")
+    /// The loop's configured logger.
+    private var logger: Logger { eventLoop.configuration.logger }
 
     /// Owned by this object; -1 once closed.
     private var fd: Int32
@@ -208,11 +209,11 @@ public final class TCPListener: @unchecked Sendable {
 
     private func takeReady() -> Result<TCPConnection?, any Error>? {
         switch consumer {
-        case .callback: return .failure(IOError("accept", .resourceBusy))
+        case .callback: return .failure(RingLoopError.alreadyConsumed(operation: "accept"))
         case .none: consumer = .async
         case .async: break
         }
-        if waiter != nil { return .failure(IOError("accept", .resourceBusy)) }
+        if waiter != nil { return .failure(RingLoopError.alreadyConsumed(operation: "accept")) }
         if let connection = queued.popFirst() {
             armAccept()
             return .success(connection)

@@ -248,7 +248,7 @@ struct FileTests {
                 #expect(openFDCount() == fds + 1)
                 try await file.close()
                 #expect(openFDCount() == fds)
-                await #expect(throws: IOError("close", .badFileDescriptor)) { try await file.close() }
+                await #expect(throws: RingLoopError.alreadyClosed(operation: "File.close")) { try await file.close() }
                 await #expect(throws: IOError("read", .badFileDescriptor)) { _ = try await file.read(count: 1, at: 0) }
                 await #expect(throws: IOError("write", .badFileDescriptor)) { try await file.write([1], at: 0) }
                 await #expect(throws: IOError("statx", .badFileDescriptor)) { _ = try await file.stat() }

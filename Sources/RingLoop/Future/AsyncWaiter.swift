@@ -1,5 +1,7 @@
 /// One caller suspended in an async I/O operation, as the operation sees it:
-/// resume it once with the outcome, or let task cancellation remove it.
+/// resume it once with the outcome, or let task cancellation remove it. This
+/// is RingLoop's one task-to-loop bridge: sockets use it directly through
+/// `awaitOperation`, file requests through `performRequest`.
 ///
 /// Registration, completion and cancellation all happen on the loop thread,
 /// in whichever order they arrive: a cancel that arrives before the operation

@@ -1,0 +1,19 @@
+extension EventLoop {
+    /// Shuts the loop down and waits for it; see `shutdownGracefully(_:)`.
+    public func shutdownGracefully() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            shutdownGracefully { continuation.resume() }
+        }
+    }
+
+    /// Shuts the loop down, blocking the calling thread until it is done.
+    /// - Throws: `RingLoopError.blockingWaitOnEventLoop` on a loop thread.
+    public func syncShutdownGracefully() throws(RingLoopError) {
+        if CurrentLoop.isLoopThread { throw .blockingWaitOnEventLoop(operation: "syncShutdownGracefully") }
+        let done = ConditionLock()
+        // `finished` is only touched under `done`'s mutex.
+        nonisolated(unsafe) var finished = false
+        shutdownGracefully { done.mutate { finished = true } }
+        done.wait { finished }
+    }
+}
