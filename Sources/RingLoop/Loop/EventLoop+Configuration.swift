@@ -20,6 +20,10 @@ extension EventLoop {
         public var spinBeforeSleep: Duration?
         /// Where the loop logs.
         public var logger = Logger(label: "ringloop.loop")
+        /// The I/O backend; nil (the default) chooses io_uring, or epoll where
+        /// io_uring is unavailable, unless `RINGLOOP_BACKEND` names one. See
+        /// `EventLoop.Backend`.
+        public var backend: Backend?
         package var ringOptions = RingOptions()
 
         public init() {}

@@ -5,7 +5,8 @@ import SystemPackage
 import Glibc
 #endif
 
-/// One thread driving one io_uring: runs callbacks, timers, Swift tasks and the
+/// One thread driving one io_uring (or, where io_uring is unavailable, epoll;
+/// see `EventLoop.Backend`): runs callbacks, timers, Swift tasks and the
 /// completions of I/O operations, all on that thread.
 ///
 /// Create loops through an `EventLoopGroup` (one per core) or on their own:
@@ -51,7 +52,8 @@ public final class EventLoop: @unchecked Sendable {
     /// The loop's name (its thread's name).
     public let name: String
     let configuration: Configuration
-    let ring: Ring
+    /// io_uring or epoll, chosen at start (see `EventLoop.Backend`).
+    let backend: LoopBackend
     /// The cross-thread wakeup; its sleeping handshake is guarded by `lock`.
     private let wakeup: LoopWakeup
     /// Times callbacks when `slowCallbackThreshold` is set.
@@ -86,11 +88,11 @@ public final class EventLoop: @unchecked Sendable {
         var options = configuration.ringOptions
         options.submissionQueueEntries = configuration.submissionQueueEntries
         options.completionQueueEntries = configuration.completionQueueEntries
-        self.ring = try Ring(options: options)
+        self.backend = try LoopBackend.make(configuration, options: options)
         do {
             self.wakeup = try LoopWakeup()
         } catch {
-            ring.close()
+            backend.close()
             throw error
         }
         self.slowCallbacks = configuration.slowCallbackThreshold.map {
@@ -103,7 +105,9 @@ public final class EventLoop: @unchecked Sendable {
     // MARK: Creating and running
 
     /// Starts a loop on a new thread it owns. Returns once the ring is set up.
-    /// - Throws: `RingLoopError.ioUringUnavailable` when io_uring cannot be used.
+    /// - Throws: `RingLoopError.ioUringUnavailable` when io_uring was asked for
+    ///   (`Configuration.backend`, `RINGLOOP_BACKEND`) and cannot be used;
+    ///   `.backendUnavailable` when epoll cannot be set up either.
     public static func spawn(configuration: Configuration = Configuration()) throws(RingLoopError) -> EventLoop {
         let handoff = ConditionLock()
         nonisolated(unsafe) var outcome: Result<EventLoop, RingLoopError>?
@@ -125,7 +129,9 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs a loop on the calling thread until it shuts down. `body` runs first,
     /// on the loop, to schedule the initial work (and, eventually, a shutdown).
-    /// - Throws: `RingLoopError.ioUringUnavailable` when io_uring cannot be used.
+    /// - Throws: `RingLoopError.ioUringUnavailable` when io_uring was asked for
+    ///   (`Configuration.backend`, `RINGLOOP_BACKEND`) and cannot be used;
+    ///   `.backendUnavailable` when epoll cannot be set up either.
     public static func runOnCurrentThread(
         configuration: Configuration = Configuration(),
         _ body: @escaping (EventLoop) -> Void
@@ -205,7 +211,7 @@ public final class EventLoop: @unchecked Sendable {
         CurrentLoop.set(self)
         if let slowCallbacks {
             // Unowned: the ring, and so this closure, lives no longer than the loop.
-            ring.invokeHandler = { [unowned self] handler, completion, context in
+            backend.setInvokeHandler { [unowned self] handler, completion, context in
                 let start = Deadline.now()
                 handler.completed(completion, context: context)
                 if slowCallbacks.report("completion handler \(type(of: handler)) (context \(context))", since: start) {
@@ -213,7 +219,7 @@ public final class EventLoop: @unchecked Sendable {
                 }
             }
         }
-        wakeup.arm(on: ring)
+        wakeup.arm(on: backend)
         while tick() {}
         finish()
     }
@@ -232,7 +238,7 @@ public final class EventLoop: @unchecked Sendable {
 
         fireDueTimers()
 
-        if state == .closing, local.isEmpty, timers.isEmpty, ring.liveOperations == 0 {
+        if state == .closing, local.isEmpty, timers.isEmpty, backend.liveOperations == 0 {
             let quiet = lock.withLock { remote.isEmpty }
             if quiet {
                 state = .closed
@@ -261,7 +267,7 @@ public final class EventLoop: @unchecked Sendable {
                 }
             }
         }
-        ring.submitAndWait(timeoutNanoseconds: timeout)
+        backend.submitAndWait(timeoutNanoseconds: timeout)
         if slept { lock.withLock { wakeup.didWake() } }
         reap()
         return true
@@ -328,8 +334,8 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func reap() {
-        counters.completions &+= ring.processCompletions {
-            self.wakeup.completed(rearmOn: self.state != .closed ? self.ring : nil)
+        counters.completions &+= backend.processCompletions {
+            self.wakeup.completed(rearmOn: self.state != .closed ? self.backend : nil)
         }
     }
 
@@ -338,21 +344,21 @@ public final class EventLoop: @unchecked Sendable {
     private func beginClosing() {
         state = .closing
         for node in timers.removeAll() { node.fire(false) }
-        ring.beginShutdown()
+        backend.beginShutdown()
     }
 
     /// Runs once the loop is quiescent: reaps the wakeup read, closes the ring
     /// and the eventfd, then hands late work to the post-shutdown executor.
     private func finish() {
         if wakeup.isArmed {
-            ring.cancelWakeup()
+            backend.cancelWakeup()
             while wakeup.isArmed {
-                ring.submitAndWait(timeoutNanoseconds: nil)
+                backend.submitAndWait(timeoutNanoseconds: nil)
                 reap()
             }
         }
         detachAll()
-        ring.close()
+        backend.close()
         wakeup.close()
         let (leftovers, callbacks) = lock.withLock {
             acceptingWork = false

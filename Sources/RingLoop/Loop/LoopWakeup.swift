@@ -36,14 +36,14 @@ final class LoopWakeup {
     }
 
     /// Arms the read (loop thread).
-    func arm(on backend: some IOBackend) {
+    func arm(on backend: LoopBackend) {
         isArmed = true
         backend.armWakeup(fd: fd, buffer: buffer)
     }
 
     /// The read completed; re-arms it on `backend` unless that is nil (the
     /// loop has closed).
-    func completed(rearmOn backend: (some IOBackend)?) {
+    func completed(rearmOn backend: LoopBackend?) {
         isArmed = false
         if let backend { arm(on: backend) }
     }

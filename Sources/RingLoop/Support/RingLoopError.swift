@@ -10,6 +10,9 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The loop could not create the eventfd other threads wake it with
     /// (usually: the process is out of file descriptors).
     case wakeupUnavailable(errno: Errno)
+    /// The epoll backend could not be set up either (`operation` is the call
+    /// that failed: `epoll_create1`, `eventfd`…); nothing can run.
+    case backendUnavailable(operation: String, errno: Errno)
     /// The event loop, group or pool has shut down (or is shutting down) and
     /// takes no new work of this kind.
     case shutDown
@@ -58,6 +61,8 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
             return "io_uring is unavailable (io_uring_setup: \(errno)): \(hint)"
         case let .wakeupUnavailable(errno):
             return "RingLoop: the event loop could not create its wakeup eventfd: \(errno)"
+        case let .backendUnavailable(operation, errno):
+            return "RingLoop: the epoll backend could not be set up (\(operation): \(errno))"
         case .shutDown:
             return "RingLoop: the event loop (or group/pool) has shut down"
         case .promiseDropped:

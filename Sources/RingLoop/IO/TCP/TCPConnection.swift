@@ -133,7 +133,7 @@ public final class TCPConnection: @unchecked Sendable {
     private var reader = Reader.none
     private var resources: SocketResources?
     /// Kept for the connection's lifetime: lent buffers are recycled into it.
-    private var buffers: BufferRing?
+    private var buffers: ProvidedBuffers?
     private var receiveID: OperationID?
     private var receiveCancelRequested = false
     /// Bytes that arrived while nobody could take them (async read-ahead, or a
@@ -422,7 +422,7 @@ public final class TCPConnection: @unchecked Sendable {
             return
         }
         self.resources = resources
-        let ring: BufferRing
+        let ring: ProvidedBuffers
         do {
             ring = try buffers ?? resources.bufferRing(on: eventLoop)
         } catch {
