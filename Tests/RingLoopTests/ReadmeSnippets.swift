@@ -50,4 +50,26 @@ enum ReadmeSnippets {
         try await lock.withLock { /* critical section */ }
         _ = item
     }
+
+    static func processes(loop: EventLoop) async throws {
+        let result = try await Subprocess.run(.name("git"), arguments: ["rev-parse", "HEAD"], on: loop)
+        let child = try Subprocess.spawn(.name("ping"), arguments: ["-c", "3", "127.0.0.1"], output: .pipe, on: loop)
+        for try await line in child.standardOutput!.lines { print(line) }
+        let status = try await child.wait()
+        print(result.terminationStatus, status)
+    }
+
+    static func processPool(loop: EventLoop) async throws {
+        let square = ProcessPool.Job<Int, Int>(name: "square") { $0 * $0 }
+        ProcessPool.runWorkerIfRequested(serving: [square])
+        let pool = try ProcessPool(on: loop)
+        let nine = try await pool.run(square, 3, timeout: .seconds(5))
+        await pool.shutdown()
+        print(nine)
+    }
+
+    static func signals(loop: EventLoop) async throws {
+        Signal.block([.interrupt, .terminate])
+        for try await signal in loop.signals([.interrupt, .terminate]) { print(signal) }
+    }
 }
