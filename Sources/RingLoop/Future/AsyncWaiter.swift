@@ -1,16 +1,25 @@
 /// One caller suspended in an async I/O operation, as the operation sees it:
-/// resume it once with the outcome, or let task cancellation remove it. This
-/// is RingLoop's one task-to-loop bridge: sockets use it directly through
-/// `awaitOperation`, file requests through `performRequest`.
+/// resume it once with the outcome, or let task cancellation (or its
+/// deadline) remove it. This is RingLoop's one task-to-loop bridge: sockets
+/// and streams use it directly through `awaitOperation`, file requests
+/// through `performRequest`.
 ///
 /// Registration, completion and cancellation all happen on the loop thread,
 /// in whichever order they arrive: a cancel that arrives before the operation
 /// registered is remembered and fails the registration; one that arrives while
 /// waiting runs `onCancel` (set by the operation: forget the waiter, cancel the
 /// kernel operation) and then resumes the waiter with `CancellationError`
-/// unless `onCancel` resumed it already; one that arrives after completion does
+/// unless `onCancel` resumed it already (or the operation answers at its final
+/// completion, `answersAtCompletion`); one that arrives after completion does
 /// nothing. The continuation is resumed exactly once; the operation's buffers
 /// stay with its completion handler until the kernel's final CQE.
+///
+/// **Deadlines.** A deadline is a cancel that reports
+/// `RingLoopError.timedOut(operation:)`: when the loop timer armed at
+/// registration fires, the waiter stops exactly as for cancellation, and a
+/// `CancellationError` the operation answers with becomes `.timedOut` (a
+/// `PartialWriteError`'s reason too), so a timed-out operation did nothing
+/// or says what it did. A deadline already past fails the registration.
 // Safe to share: every field is touched only on the owning loop's thread
 // (the cancellation handler hops there with `execute`).
 final class AsyncWaiter<Value: Sendable>: @unchecked Sendable {
@@ -26,6 +35,19 @@ final class AsyncWaiter<Value: Sendable>: @unchecked Sendable {
     /// Cleared once the waiter is resumed (which also breaks the cycle it
     /// usually forms with the I/O object).
     var onCancel: (() -> Void)?
+    /// Set by operations that answer at their kernel's final completion (a
+    /// stream transfer reporting what it moved): stopping then only runs
+    /// `onCancel`, which must lead to a `resume`.
+    var answersAtCompletion = false
+    /// The deadline's timer while it is armed, and the loop it is on.
+    private var timer: (node: TimerNode, loop: EventLoop)?
+    /// The error of a deadline that has passed.
+    private var timeout: RingLoopError?
+
+    /// Why the waiter was stopped: `.timedOut` once its deadline passed,
+    /// `CancellationError` otherwise. Operations that answer at completion
+    /// report it (or carry it in a `PartialWriteError`).
+    var stopReason: any Error { timeout ?? CancellationError() }
 
     /// Whether the caller is still waiting for an outcome.
     var isWaiting: Bool {
@@ -38,17 +60,55 @@ final class AsyncWaiter<Value: Sendable>: @unchecked Sendable {
         guard case let .waiting(continuation) = state else { return }
         state = .done
         onCancel = nil
-        continuation.resume(with: result)
+        if let timer {
+            self.timer = nil
+            timer.loop.cancelTimer(timer.node)
+        }
+        continuation.resume(with: translated(result))
     }
 
-    fileprivate func begin(_ continuation: UnsafeContinuation<Value, any Error>, _ start: (AsyncWaiter<Value>) -> Void) {
+    /// After a deadline, the cancellation answers become `.timedOut`.
+    private func translated(_ result: Result<Value, any Error>) -> Result<Value, any Error> {
+        guard let timeout, case let .failure(error) = result else { return result }
+        if error is CancellationError { return .failure(timeout) }
+        if var partial = error as? PartialWriteError, partial.reason is CancellationError {
+            partial.reason = timeout
+            return .failure(partial)
+        }
+        return result
+    }
+
+    fileprivate func begin(
+        _ continuation: UnsafeContinuation<Value, any Error>,
+        deadline: Deadline, operation: String, loop: EventLoop,
+        _ start: (AsyncWaiter<Value>) -> Void
+    ) {
         if case .cancelledEarly = state {
             state = .done
             continuation.resume(throwing: CancellationError())
             return
         }
+        if deadline != .distantFuture, deadline <= .now() {
+            state = .done
+            continuation.resume(throwing: RingLoopError.timedOut(operation: operation))
+            return
+        }
         state = .waiting(continuation)
         start(self)
+        guard isWaiting, deadline != .distantFuture else { return }
+        if let node = loop.scheduleTimer(at: deadline, { [self] fired in
+            guard fired else { return }
+            self.timer = nil
+            expire(operation)
+        }) {
+            timer = (node, loop)
+        }
+    }
+
+    private func expire(_ operation: String) {
+        guard isWaiting else { return }
+        timeout = .timedOut(operation: operation)
+        stop()
     }
 
     fileprivate func cancel() {
@@ -56,31 +116,40 @@ final class AsyncWaiter<Value: Sendable>: @unchecked Sendable {
         case .idle:
             state = .cancelledEarly
         case .waiting:
-            if let action = onCancel {
-                onCancel = nil
-                action()
-            }
-            resume(.failure(CancellationError()))
+            stop()
         case .cancelledEarly, .done:
             break
         }
+    }
+
+    /// Runs `onCancel` once; resumes with `stopReason` unless the operation
+    /// answers by itself.
+    private func stop() {
+        if let action = onCancel {
+            onCancel = nil
+            action()
+        }
+        if !answersAtCompletion { resume(.failure(stopReason)) }
     }
 }
 
 extension EventLoop {
     /// Suspends the calling task until the operation that `start` registers
     /// (on this loop's thread) resumes the waiter it is given. Cancelling the
-    /// task runs the waiter's `onCancel` on the loop.
+    /// task runs the waiter's `onCancel` on the loop; so does `deadline`
+    /// passing, and the caller then gets `RingLoopError.timedOut(operation)`.
     func awaitOperation<Value: Sendable>(
+        deadline: Deadline = .distantFuture,
+        operation: String = "operation",
         _ start: @escaping @Sendable (AsyncWaiter<Value>) -> Void
     ) async throws -> Value {
         let waiter = AsyncWaiter<Value>()
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
                 if self.inEventLoop {
-                    waiter.begin(continuation, start)
+                    waiter.begin(continuation, deadline: deadline, operation: operation, loop: self, start)
                 } else {
-                    self.execute { waiter.begin(continuation, start) }
+                    self.execute { waiter.begin(continuation, deadline: deadline, operation: operation, loop: self, start) }
                 }
             }
         } onCancel: {

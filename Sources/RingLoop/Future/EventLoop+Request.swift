@@ -18,10 +18,16 @@ extension EventLoop {
     /// `CancellationError` without starting it; one cancelled while it runs
     /// cancels the request and resumes once, with `CancellationError`.
     ///
+    /// A `deadline` that passes stops the request the same way and throws
+    /// `RingLoopError.timedOut(operation)`.
+    ///
     /// Built on the one task-to-loop bridge, `awaitOperation`.
-    func performRequest<T: Sendable>(_ start: @escaping RequestStarter<T>) async throws -> T {
+    func performRequest<T: Sendable>(
+        deadline: Deadline = .distantFuture, operation: String = "operation",
+        _ start: @escaping RequestStarter<T>
+    ) async throws -> T {
         try Task.checkCancellation()
-        return try await awaitOperation { (waiter: AsyncWaiter<T>) in
+        return try await awaitOperation(deadline: deadline, operation: operation) { (waiter: AsyncWaiter<T>) in
             let request = start { result in waiter.resume(result) }
             if waiter.isWaiting, let request {
                 // Answers through `done` with CancellationError; the request's

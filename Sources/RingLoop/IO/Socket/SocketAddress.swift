@@ -65,6 +65,19 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         storage = .unix(path: path)
     }
 
+    /// A Unix domain socket name in Linux's abstract namespace: no file is
+    /// created, and the name disappears with the last socket bound to it.
+    /// - Throws: `RingLoopError.invalidAddress` when the name is empty or
+    ///   does not fit in `sockaddr_un` (106 bytes).
+    public init(unixAbstractName name: String) throws(RingLoopError) {
+        guard !name.isEmpty else { throw .invalidAddress(name, reason: "an empty abstract Unix socket name") }
+        guard name.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1 else {
+            throw .invalidAddress(name, reason: "an abstract Unix socket name must be shorter than 107 bytes")
+        }
+        // Stored with the leading NUL that marks the namespace in `sun_path`.
+        storage = .unix(path: "\0" + name)
+    }
+
     /// `127.0.0.1:port`.
     public static func loopbackIPv4(port: Int = 0) -> SocketAddress {
         SocketAddress(.ipv4(address: 0x7F00_0001, port: UInt16(truncatingIfNeeded: port)))
@@ -113,9 +126,18 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// The path of a Unix domain socket address; nil for IP addresses.
+    /// The path of a Unix domain socket address; nil for IP addresses and
+    /// abstract names. Empty for an unnamed (unbound) Unix socket, as a
+    /// datagram's sender may be.
     public var unixDomainSocketPath: String? {
-        if case let .unix(path) = storage { return path }
+        if case let .unix(path) = storage, path.utf8.first != 0 { return path }
+        return nil
+    }
+
+    /// The name of an abstract-namespace Unix socket address (without the
+    /// leading NUL); nil for every other address.
+    public var unixAbstractName: String? {
+        if case let .unix(path) = storage, path.utf8.first == 0 { return String(path.dropFirst()) }
         return nil
     }
 
@@ -123,7 +145,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         switch storage {
         case let .ipv4(_, port): return "\(ipAddress ?? "?"):\(port)"
         case let .ipv6(_, _, port, _, _): return "[\(ipAddress ?? "?")]:\(port)"
-        case let .unix(path): return "unix:\(path)"
+        case let .unix(path): return unixAbstractName.map { "unix:@\($0)" } ?? "unix:\(path)"
         }
     }
 
@@ -166,7 +188,10 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
                 withUnsafeMutableBytes(of: &sun.pointee.sun_path) { raw in
                     raw.copyBytes(from: bytes.prefix(raw.count - 1))
                 }
-                return socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
+                // An abstract name (leading NUL) is exactly its bytes long; a
+                // path counts its terminating NUL.
+                let terminator = bytes.first == 0 ? 0 : 1
+                return socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + terminator)
             }
         }
     }
@@ -201,7 +226,13 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
             let offset = MemoryLayout<sa_family_t>.size
             let count = max(0, min(Int(length), MemoryLayout<sockaddr_un>.size) - offset)
             let bytes = UnsafeRawBufferPointer(start: address + offset, count: count)
-            storage = .unix(path: String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self))
+            if bytes.first == 0 {
+                // Abstract: every byte up to the length is the name.
+                storage = .unix(path: "\0" + String(decoding: bytes.dropFirst(), as: UTF8.self))
+            } else {
+                // A path, or "" for an unnamed socket (length is the family only).
+                storage = .unix(path: String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self))
+            }
         default:
             return nil
         }

@@ -4,7 +4,9 @@ import SystemPackage
 import Glibc
 #endif
 
-/// A UDP socket driven by one event loop's ring.
+/// A UDP socket driven by one event loop's ring; also a Unix datagram
+/// socket when bound to a Unix address (`SocketAddress(unixDomainSocketPath:)`
+/// or `SocketAddress(unixAbstractName:)`), with the same API.
 ///
 /// ```swift
 /// let socket = try UDPSocket.bind(to: .loopbackIPv4(port: 0), on: loop)
@@ -43,8 +45,14 @@ public final class UDPSocket: @unchecked Sendable {
     /// Succeeds once the socket has closed and its descriptor is released.
     public let closeFuture: Future<Void>
 
+    /// The socket's descriptor (owned by this socket: don't close it
+    /// yourself; it is released once `closeFuture` succeeds). Use it for
+    /// options RingLoop has no API for (`setsockopt`).
+    public let descriptor: FileDescriptor
     /// Owned by this object; -1 once closed.
     private var fd: Int32
+    /// The file a bind to a Unix path created, removed on close (then nil).
+    private var socketFile: String?
     private var operationsInFlight = 0
     /// Datagrams whose receive completed after its caller was cancelled; the
     /// next receives take them first, so none is lost to a cancel.
@@ -52,8 +60,10 @@ public final class UDPSocket: @unchecked Sendable {
     private enum Lifecycle { case open, closing, closed }
     private var lifecycle = Lifecycle.open
 
-    private init(fd: Int32, loop: EventLoop, address: SocketAddress) {
+    private init(fd: Int32, loop: EventLoop, address: SocketAddress, socketFile: String? = nil) {
         self.fd = fd
+        self.descriptor = FileDescriptor(rawValue: fd)
+        self.socketFile = socketFile
         self.eventLoop = loop
         self.localAddress = address
         self.closeFuture = Future(eventLoop: loop)
@@ -61,22 +71,48 @@ public final class UDPSocket: @unchecked Sendable {
 
     deinit {
         if fd >= 0 { Socket.close(fd) }
+        if let socketFile { unlink(socketFile) }
     }
 
-    /// Binds a UDP socket to `address` (port 0: the kernel picks one). Safe
-    /// from any thread.
+    /// Takes ownership of an open datagram socket (UDP, or a Unix datagram
+    /// socket), bound or not: `close()`, or dropping the last reference,
+    /// closes it. Its `O_NONBLOCK` flag is cleared (the ring waits for
+    /// readiness itself). Safe from any thread.
+    /// - Throws: `IOError("getsockopt(SO_TYPE)", …)` if `descriptor` is not a
+    ///   socket (`.notSocket`) or not a datagram one (`.protocolNotSupported`);
+    ///   on error the descriptor is left open, still the caller's.
+    public convenience init(adopting descriptor: FileDescriptor, on loop: EventLoop) throws(IOError) {
+        let fd = descriptor.rawValue
+        var type: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 else {
+            throw IOError("getsockopt(SO_TYPE)", Errno(rawValue: errno))
+        }
+        guard type == Int32(SOCK_DGRAM.rawValue) else { throw IOError("getsockopt(SO_TYPE)", .protocolNotSupported) }
+        let flags = fcntl(fd, F_GETFL)
+        if flags >= 0, flags & O_NONBLOCK != 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+        guard let address = Socket.localAddress(fd) else { throw IOError("getsockname", Errno(rawValue: errno)) }
+        self.init(fd: fd, loop: loop, address: address)
+    }
+
+    /// Binds a UDP socket to `address` (port 0: the kernel picks one), or a
+    /// Unix datagram socket (`AF_UNIX`, `SOCK_DGRAM`) to a Unix path or
+    /// abstract name. A path's socket file is removed on close (an existing
+    /// file makes the bind fail with `.addressInUse`). Safe from any thread.
     /// - Throws: `IOError` from `socket`, `setsockopt` or `bind` (`.addressInUse`…).
     public static func bind(to address: SocketAddress, on loop: EventLoop, reuseAddress: Bool = false) throws(IOError) -> UDPSocket {
-        guard address.family != .unix else { throw IOError("bind", .addressFamilyNotSupported) }
         let fd = try Socket.open(family: address.addressFamily, type: Int32(SOCK_DGRAM.rawValue))
         do throws(IOError) {
-            if reuseAddress { try Socket.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt(SO_REUSEADDR)") }
+            if reuseAddress, address.family != .unix {
+                try Socket.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt(SO_REUSEADDR)")
+            }
             try Socket.bind(fd, to: address)
         } catch {
             Socket.close(fd)
             throw error
         }
-        return UDPSocket(fd: fd, loop: loop, address: Socket.localAddress(fd) ?? address)
+        return UDPSocket(fd: fd, loop: loop, address: Socket.localAddress(fd) ?? address,
+                         socketFile: address.unixDomainSocketPath)
     }
 
     // MARK: Sending
@@ -87,7 +123,14 @@ public final class UDPSocket: @unchecked Sendable {
     ///   ICMP error…), `CancellationError`, `RingLoopError.closed`,
     ///   `RingLoopError.shutDown`.
     public func send(_ bytes: [UInt8], to address: SocketAddress) async throws {
-        try await eventLoop.awaitOperation { (waiter: AsyncWaiter<Void>) in
+        try await send(bytes, to: address, deadline: .distantFuture)
+    }
+
+    /// `send(_:to:)`, waiting until `deadline` at most for the kernel to take
+    /// the datagram; `RingLoopError.timedOut(operation: "send")` if it did
+    /// not (nothing was sent).
+    public func send(_ bytes: [UInt8], to address: SocketAddress, deadline: Deadline) async throws {
+        try await eventLoop.awaitOperation(deadline: deadline, operation: "send") { (waiter: AsyncWaiter<Void>) in
             self.startSend(bytes, to: address) { waiter.resume($0) }
             .map { id in waiter.onCancel = { self.eventLoop.cancelOperation(id) } }
         }
@@ -128,7 +171,25 @@ public final class UDPSocket: @unchecked Sendable {
     ///   stays for the next receive), `RingLoopError.closed`,
     ///   `RingLoopError.shutDown`.
     public func receive() async throws -> Datagram {
-        try await eventLoop.awaitOperation { (waiter: AsyncWaiter<Datagram>) in
+        try await receive(deadline: .distantFuture)
+    }
+
+    /// `send(_:to:)`, waiting at most `timeout`.
+    public func send(_ bytes: [UInt8], to address: SocketAddress, timeout: Duration) async throws {
+        try await send(bytes, to: address, deadline: .now() + timeout)
+    }
+
+    /// `receive()`, waiting at most `timeout`.
+    public func receive(timeout: Duration) async throws -> Datagram {
+        try await receive(deadline: .now() + timeout)
+    }
+
+    /// `receive()`, waiting until `deadline` at most.
+    /// - Throws: `RingLoopError.timedOut(operation: "receive")` if no
+    ///   datagram came (none was consumed: the next one stays for the next
+    ///   receive), or what `receive()` throws.
+    public func receive(deadline: Deadline) async throws -> Datagram {
+        try await eventLoop.awaitOperation(deadline: deadline, operation: "receive") { (waiter: AsyncWaiter<Datagram>) in
             self.startReceive { result in
                 guard waiter.isWaiting else { return false }
                 waiter.resume(result)
@@ -219,6 +280,10 @@ public final class UDPSocket: @unchecked Sendable {
         if fd >= 0 {
             Socket.close(fd)
             fd = -1
+        }
+        if let socketFile {
+            unlink(socketFile)
+            self.socketFile = nil
         }
         closeFuture._setResult(.success(()))
     }

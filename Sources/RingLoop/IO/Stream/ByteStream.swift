@@ -95,6 +95,32 @@ public final class ByteStream: @unchecked Sendable {
         return buffer.bytes(0..<n)
     }
 
+    /// `read(into:count:)`, waiting until `deadline` at most.
+    ///
+    /// - Throws: `RingLoopError.timedOut(operation: "read")` if no byte
+    ///   arrived in time (nothing was read; the stream stays usable).
+    public func read(into buffer: FileBuffer, count: Int? = nil, deadline: Deadline) async throws -> Int {
+        try await perform(.read, buffer, count ?? buffer.capacity, deadline: deadline)
+    }
+
+    /// `read(into:count:)`, waiting at most `timeout`.
+    public func read(into buffer: FileBuffer, count: Int? = nil, timeout: Duration) async throws -> Int {
+        try await read(into: buffer, count: count, deadline: .now() + timeout)
+    }
+
+    /// `read(upTo:)`, waiting until `deadline` at most (`.timedOut` if no
+    /// byte arrived; nothing was read).
+    public func read(upTo maxCount: Int = 64 << 10, deadline: Deadline) async throws -> [UInt8] {
+        let buffer = FileBuffer(capacity: max(maxCount, 1))
+        let n = try await read(into: buffer, count: max(maxCount, 0), deadline: deadline)
+        return buffer.bytes(0..<n)
+    }
+
+    /// `read(upTo:)`, waiting at most `timeout`.
+    public func read(upTo maxCount: Int = 64 << 10, timeout: Duration) async throws -> [UInt8] {
+        try await read(upTo: maxCount, deadline: .now() + timeout)
+    }
+
     // MARK: Writing
 
     /// Writes `count` bytes (default: the buffer's capacity) from the start
@@ -112,6 +138,30 @@ public final class ByteStream: @unchecked Sendable {
     public func write(_ bytes: [UInt8]) async throws {
         guard !bytes.isEmpty else { return }
         try await write(FileBuffer(bytes))
+    }
+
+    /// `write(_:count:)`, finishing by `deadline` at most.
+    ///
+    /// - Throws: `RingLoopError.timedOut(operation: "write")` if nothing was
+    ///   written in time; `PartialWriteError` (reason `.timedOut`) if part was.
+    public func write(_ buffer: FileBuffer, count: Int? = nil, deadline: Deadline) async throws {
+        _ = try await perform(.write, buffer, count ?? buffer.capacity, deadline: deadline)
+    }
+
+    /// `write(_:count:)`, taking at most `timeout`.
+    public func write(_ buffer: FileBuffer, count: Int? = nil, timeout: Duration) async throws {
+        try await write(buffer, count: count, deadline: .now() + timeout)
+    }
+
+    /// `write(_:)` for bytes, finishing by `deadline` at most.
+    public func write(_ bytes: [UInt8], deadline: Deadline) async throws {
+        guard !bytes.isEmpty else { return }
+        try await write(FileBuffer(bytes), deadline: deadline)
+    }
+
+    /// `write(_:)` for bytes, taking at most `timeout`.
+    public func write(_ bytes: [UInt8], timeout: Duration) async throws {
+        try await write(bytes, deadline: .now() + timeout)
     }
 
     // MARK: Closing
@@ -147,35 +197,31 @@ public final class ByteStream: @unchecked Sendable {
 
     // MARK: Machinery
 
-    private func perform(_ direction: StreamTransfer.Direction, _ buffer: FileBuffer, _ count: Int) async throws -> Int {
+    private func perform(
+        _ direction: StreamTransfer.Direction, _ buffer: FileBuffer, _ count: Int,
+        deadline: Deadline = .distantFuture
+    ) async throws -> Int {
         let name = direction == .read ? "read" : "write"
         guard count >= 0, count <= buffer.capacity else { throw IOError(name, .invalidArgument) }
         try Task.checkCancellation()
-        let bridge = StreamTransferBridge()
-        return try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Int, any Error>) in
-                let begin: @Sendable () -> Void = {
-                    bridge.begin(continuation) {
-                        guard !self.isClosed else {
-                            continuation.resume(throwing: IOError(name, .badFileDescriptor))
-                            return nil
-                        }
-                        guard count > 0 else {
-                            continuation.resume(returning: 0)
-                            return nil
-                        }
-                        let transfer = StreamTransfer(stream: self, direction: direction, buffer: buffer, count: count) {
-                            continuation.resume(with: $0)
-                        }
-                        self.inFlight[ObjectIdentifier(transfer)] = transfer
-                        transfer.start()
-                        return transfer
-                    }
-                }
-                if eventLoop.inEventLoop { begin() } else { eventLoop.execute { begin() } }
+        // Cancelling (or the deadline) does not answer at once: the transfer
+        // answers at its final CQE, with what it moved.
+        return try await eventLoop.awaitOperation(deadline: deadline, operation: name) { (waiter: AsyncWaiter<Int>) in
+            guard !self.isClosed else {
+                waiter.resume(.failure(IOError(name, .badFileDescriptor)))
+                return
             }
-        } onCancel: {
-            eventLoop.execute { bridge.cancel() }
+            guard count > 0 else {
+                waiter.resume(.success(0))
+                return
+            }
+            let transfer = StreamTransfer(stream: self, direction: direction, buffer: buffer, count: count) {
+                waiter.resume($0)
+            }
+            self.inFlight[ObjectIdentifier(transfer)] = transfer
+            waiter.answersAtCompletion = true
+            waiter.onCancel = { transfer.stop(waiter.stopReason) }
+            transfer.start()
         }
     }
 }

@@ -130,29 +130,6 @@ final class StreamTransfer: CompletionHandler {
     }
 }
 
-/// Connects one `StreamTransfer` to a suspended task. Unlike file requests,
-/// cancelling the task does not resume it at once: the transfer answers at
-/// its final CQE (with `CancellationError` only if nothing was transferred).
-// Safe to share: `transfer` and `cancelled` are touched only on the loop
-// thread (the start and the cancellation handler both hop there).
-final class StreamTransferBridge: @unchecked Sendable {
-    private var transfer: StreamTransfer?
-    private var cancelled = false
-
-    func begin(_ continuation: UnsafeContinuation<Int, any Error>, _ make: () -> StreamTransfer?) {
-        guard !cancelled else {
-            continuation.resume(throwing: CancellationError())
-            return
-        }
-        transfer = make()
-    }
-
-    func cancel() {
-        cancelled = true
-        transfer?.stop(CancellationError())
-    }
-}
-
 /// A write was stopped (its task cancelled, or its stream closed) after part
 /// of the buffer had been written.
 public struct PartialWriteError: Error, Sendable, CustomStringConvertible {
@@ -160,7 +137,8 @@ public struct PartialWriteError: Error, Sendable, CustomStringConvertible {
     public var written: Int
     /// Bytes the write was asked for.
     public var requested: Int
-    /// Why it stopped (`CancellationError`, or `IOError` for a closed stream).
+    /// Why it stopped (`CancellationError`, `RingLoopError.timedOut` for a
+    /// deadline, or `IOError` for a closed stream).
     public var reason: any Error
 
     /// A write stopped after `written` of `requested` bytes, for `reason`.

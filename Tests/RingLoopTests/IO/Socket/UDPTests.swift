@@ -93,11 +93,15 @@ struct UDPTests {
         }
     }
 
-    @Test func bindingAUnixPathForUDPIsRefused() throws {
+    @Test func bindingAUnixPathThatExistsFailsWithAddressInUse() throws {
         let loop = try EventLoop.spawn()
         defer { try? loop.syncShutdownGracefully() }
-        #expect(throws: IOError("bind", .addressFamilyNotSupported)) {
-            _ = try UDPSocket.bind(to: SocketAddress(unixDomainSocketPath: "/tmp/nope.sock"), on: loop)
+        let path = NSTemporaryDirectory() + "rl-exists-\(UUID().uuidString.prefix(8)).sock"
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: IOError("bind", .addressInUse)) {
+            _ = try UDPSocket.bind(to: SocketAddress(unixDomainSocketPath: path), on: loop)
         }
+        #expect(FileManager.default.fileExists(atPath: path), "a failed bind leaves the file alone")
     }
 }
