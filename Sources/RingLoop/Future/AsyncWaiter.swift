@@ -38,12 +38,14 @@ final class AsyncWaiter<Value: Sendable>: @unchecked Sendable {
         guard case let .waiting(continuation) = state else { return }
         state = .done
         onCancel = nil
+        tsanRelease(self)
         continuation.resume(with: result)
     }
 
     fileprivate func begin(_ continuation: UnsafeContinuation<Value, any Error>, _ start: (AsyncWaiter<Value>) -> Void) {
         if case .cancelledEarly = state {
             state = .done
+            tsanRelease(self)
             continuation.resume(throwing: CancellationError())
             return
         }
@@ -75,6 +77,7 @@ extension EventLoop {
         _ start: @escaping @Sendable (AsyncWaiter<Value>) -> Void
     ) async throws -> Value {
         let waiter = AsyncWaiter<Value>()
+        defer { tsanAcquire(waiter) }
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
                 if self.inEventLoop {

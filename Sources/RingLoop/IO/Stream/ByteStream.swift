@@ -152,19 +152,23 @@ public final class ByteStream: @unchecked Sendable {
         guard count >= 0, count <= buffer.capacity else { throw IOError(name, .invalidArgument) }
         try Task.checkCancellation()
         let bridge = StreamTransferBridge()
+        defer { tsanAcquire(bridge) }
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Int, any Error>) in
                 let begin: @Sendable () -> Void = {
                     bridge.begin(continuation) {
                         guard !self.isClosed else {
+                            tsanRelease(bridge)
                             continuation.resume(throwing: IOError(name, .badFileDescriptor))
                             return nil
                         }
                         guard count > 0 else {
+                            tsanRelease(bridge)
                             continuation.resume(returning: 0)
                             return nil
                         }
                         let transfer = StreamTransfer(stream: self, direction: direction, buffer: buffer, count: count) {
+                            tsanRelease(bridge)
                             continuation.resume(with: $0)
                         }
                         self.inFlight[ObjectIdentifier(transfer)] = transfer

@@ -141,6 +141,7 @@ final class StreamTransferBridge: @unchecked Sendable {
 
     func begin(_ continuation: UnsafeContinuation<Int, any Error>, _ make: () -> StreamTransfer?) {
         guard !cancelled else {
+            tsanRelease(self)
             continuation.resume(throwing: CancellationError())
             return
         }
