@@ -144,10 +144,17 @@ let package = Package(
             exclude: ["thresholds.txt"],
             swiftSettings: strict
         ),
+        // The worker executable the ProcessPool tests start.
+        .executableTarget(
+            name: "RingLoopTestWorker",
+            dependencies: ["RingLoop"],
+            path: "Tests/RingLoopTestWorker",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "RingLoopTests",
-            // ParallelRun: built so that its tests can run the binary.
-            dependencies: ["RingLoop", "FileCopy", "ParallelRun"],
+            // ParallelRun and RingLoopTestWorker: built so that tests can run the binaries.
+            dependencies: ["RingLoop", "FileCopy", "ParallelRun", "RingLoopTestWorker"],
             swiftSettings: strict
         ),
         .testTarget(
