@@ -38,9 +38,9 @@ struct TimerTests {
             let scheduled = loop.schedule(after: .milliseconds(20)) { ran.with { $0 = true } }
             scheduled.cancel()
             await #expect(throws: CancellationError.self) { try await scheduled.future.get() }
-            try await Task.sleep(for: .milliseconds(50))
-            #expect(!ran.get)
+            // No timer is left that could still run the body.
             #expect(try await value(of: loop.submit { loop.pendingTimerCount }) == 0)
+            #expect(!ran.get)
         }
     }
 
@@ -57,6 +57,26 @@ struct TimerTests {
             }.get()
             #expect(cancelledOnLoop == 0)
         }
+    }
+
+    @Test func cancelledTimerWhoseCapturesScheduleTimersWhenFreedIsSafe() async throws {
+        try await withLoop { loop async throws in
+            let freed = Box(0)
+            let pending = try await loop.submit { () -> Int in
+                let scheduled = Self.scheduleHolding(ReschedulesWhenFreed(loop: loop, freed: freed), on: loop)
+                // Dropping the body frees the capture, whose deinit schedules
+                // and cancels timers on this loop while the cancel is under way.
+                scheduled.cancel()
+                return loop.pendingTimerCount
+            }.get()
+            #expect(freed.get == 1)
+            #expect(pending == 1)
+        }
+    }
+
+    /// A 60 s timer whose body is the only owner of `capture`.
+    static func scheduleHolding(_ capture: ReschedulesWhenFreed, on loop: EventLoop) -> Scheduled<Void> {
+        loop.schedule(after: .seconds(60)) { withExtendedLifetime(capture) {} }
     }
 
     @Test func throwingTimerBodyFailsItsFuture() async throws {
@@ -96,7 +116,8 @@ struct TimerTests {
                 if runs.with({ $0 += 1; return $0 }) == 5 { task.cancel() }
             }
             try await task.future.get()
-            try await Task.sleep(for: .milliseconds(20))
+            // No next run is scheduled.
+            #expect(try await value(of: loop.submit { loop.pendingTimerCount }) == 0)
             #expect(runs.get == 5)
         }
     }
@@ -126,5 +147,21 @@ final class OrderCheck: @unchecked Sendable {
         last = deadline
         remaining -= 1
         return remaining == 0
+    }
+}
+
+/// On deinit (on the loop thread), schedules and cancels one timer and leaves
+/// another pending, then counts itself freed.
+final class ReschedulesWhenFreed: Sendable {
+    let loop: EventLoop
+    let freed: Box<Int>
+    init(loop: EventLoop, freed: Box<Int>) {
+        self.loop = loop
+        self.freed = freed
+    }
+    deinit {
+        loop.schedule(after: .seconds(60)) {}.cancel()
+        loop.schedule(after: .seconds(60)) {}
+        freed.with { $0 += 1 }
     }
 }
