@@ -64,6 +64,7 @@ final class AsyncWaiter<Value: Sendable>: @unchecked Sendable {
             self.timer = nil
             timer.loop.cancelTimer(timer.node)
         }
+        tsanRelease(self)
         continuation.resume(with: translated(result))
     }
 
@@ -85,6 +86,7 @@ final class AsyncWaiter<Value: Sendable>: @unchecked Sendable {
     ) {
         if case .cancelledEarly = state {
             state = .done
+            tsanRelease(self)
             continuation.resume(throwing: CancellationError())
             return
         }
@@ -144,6 +146,7 @@ extension EventLoop {
         _ start: @escaping @Sendable (AsyncWaiter<Value>) -> Void
     ) async throws -> Value {
         let waiter = AsyncWaiter<Value>()
+        defer { tsanAcquire(waiter) }
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
                 if self.inEventLoop {

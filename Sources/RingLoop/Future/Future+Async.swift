@@ -9,8 +9,12 @@ extension Future {
         if eventLoop.inEventLoop, let result = _result {
             return try result.get()
         }
+        defer { tsanAcquire(self) }
         return try await withUnsafeThrowingContinuation { continuation in
-            whenComplete { continuation.resume(with: $0) }
+            whenComplete {
+                tsanRelease(self)
+                continuation.resume(with: $0)
+            }
         }
     }
 

@@ -22,6 +22,7 @@
 ///   future fails with.
 public func shield<T: Sendable>(_ future: Future<T>) async throws -> T {
     let waiter = ShieldWaiter<T>()
+    defer { tsanAcquire(waiter) }
     return try await withTaskCancellationHandler {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<T, any Error>) in
             waiter.install(continuation)
@@ -52,7 +53,10 @@ final class ShieldWaiter<T: Sendable>: @unchecked Sendable {
             state = .waiting(continuation)
             return false
         }
-        if cancelledEarly { continuation.resume(throwing: CancellationError()) }
+        if cancelledEarly {
+            tsanRelease(self)
+            continuation.resume(throwing: CancellationError())
+        }
     }
 
     func resume(with result: Result<T, any Error>) {
@@ -70,6 +74,8 @@ final class ShieldWaiter<T: Sendable>: @unchecked Sendable {
                 return nil
             }
         }
-        continuation?.resume(with: result)
+        guard let continuation else { return }
+        tsanRelease(self)
+        continuation.resume(with: result)
     }
 }

@@ -60,6 +60,9 @@
             }
         }
         cancel?()
-        if let (continuation, outcome) = finish { continuation.resume(with: outcome) }
+        if let (continuation, outcome) = finish {
+            tsanRelease(self)
+            continuation.resume(with: outcome)
+        }
     }
 }

@@ -24,6 +24,7 @@ extension ThreadPool {
     public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         let job = TypedPoolJob(body: body)
         let queue = self.queue
+        defer { tsanAcquire(job) }
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<T, any Error>) in
                 // Written before admission; from then on only the deliverer

@@ -51,6 +51,7 @@ extension ThreadPool {
             TypedPoolJob(body: { try body(chunk) }, callback: { collector.store($0, at: chunk) })
         }
         let queue = self.queue
+        defer { tsanAcquire(collector) }
         let cancelAll: @Sendable () -> Void = {
             for job in jobs where queue.cancel(job) { job.abandon(CancellationError()) }
         }

@@ -65,6 +65,7 @@
             }
         } else if let continuation {
             self.continuation = nil
+            tsanRelease(self)
             continuation.resume(with: result)
         } else if let callback {
             self.callback = nil

@@ -130,7 +130,9 @@ enum WithdrawReason: Sendable {
         self.resumer = nil
         self.outcome = nil
         switch resumer {
-        case let .continuation(continuation): continuation.resume(with: outcome)
+        case let .continuation(continuation):
+            tsanRelease(self)
+            continuation.resume(with: outcome)
         case let .promise(promise): promise.complete(outcome)
         }
     }

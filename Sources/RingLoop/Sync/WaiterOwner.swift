@@ -60,6 +60,7 @@ extension WaiterOwner {
         admit: (Waiter<Value, Payload>, inout Wakeups) -> Admission<Value>,
         handBack: (Value) -> Bool
     ) async throws -> Value {
+        defer { tsanAcquire(waiter) }
         let value = try await _unsafeInheritExecutor_withTaskCancellationHandler {
             try await _unsafeInheritExecutor_withUnsafeThrowingContinuation { continuation in
                 self.enter(waiter, resumer: .continuation(continuation), deadline: deadline, admit: admit)

@@ -70,12 +70,15 @@ final class PendingProcessJob: @unchecked Sendable {
             defer { continuation = nil }
             return continuation
         }
-        waiter?.resume(with: outcome)
+        guard let waiter else { return }
+        tsanRelease(self)
+        waiter.resume(with: outcome)
     }
 
     /// Waits for the outcome (the caller's side; at most one caller).
     func outcome() async throws -> [UInt8] {
-        try await withUnsafeThrowingContinuation { continuation in
+        defer { tsanAcquire(self) }
+        return try await withUnsafeThrowingContinuation { continuation in
             let ready: Result<[UInt8], any Error>? = lock.withLock {
                 if let result { return result }
                 self.continuation = continuation
