@@ -40,6 +40,12 @@ let targets: [Target] = [
         name: "bench-copy",
         cSettings: cWarnings
     ),
+    // Hand-off cost between two threads (futex, condvar, pipe) and two processes (pipe).
+    .executableTarget(
+        name: "bench-switch",
+        cSettings: cWarnings,
+        linkerSettings: [.linkedLibrary("pthread")]
+    ),
     // Peer: one blocking thread per connection.
     .executableTarget(
         name: "bench-blocking-server",
@@ -79,6 +85,7 @@ let package = Package(
         .executable(name: "bench-c-server", targets: ["bench-c-server"]),
         .executable(name: "bench-load", targets: ["bench-load"]),
         .executable(name: "bench-copy", targets: ["bench-copy"]),
+        .executable(name: "bench-switch", targets: ["bench-switch"]),
         .executable(name: "bench-blocking-server", targets: ["bench-blocking-server"]),
         .executable(name: "bench-nio-server", targets: ["bench-nio-server"]),
         .executable(name: "bench-ringloop-server", targets: ["bench-ringloop-server"]),

@@ -13,7 +13,7 @@ struct RingLoopBench: ParsableCommand {
         abstract: "Runs RingLoop and its peers through the same benchmarks and reports ratios.",
         discussion: """
             echo: for every connection count and message size, each server (c, blocking, nio, \
-            ringloop) is started, bench-load runs against it, and the server's CPU time and RSS \
+            tokio, ringloop) is started, bench-load runs against it, and the server's CPU time and RSS \
             are sampled over the measured window; servers are interleaved per point. Then an \
             open-loop pass offers every server the same rate at a few points.
 
@@ -24,6 +24,9 @@ struct RingLoopBench: ParsableCommand {
 
             sync: AsyncLock, AsyncSemaphore and AsyncQueue under N tasks against a pthread mutex, \
             sem_t and a mutex + condvar queue under N threads (in process).
+
+            switch: one hand-off between two tasks on one loop, on two loops, two threads (futex, \
+            condvar, pipe) and two processes (pipe), on one core and across two (bench-switch).
 
             Every section checks what it measures and the exit status is 1 when any check failed.
             """
@@ -36,7 +39,7 @@ struct RingLoopBench: ParsableCommand {
     var quick = false
 
     @Option(help: "Server kinds in table order, comma-separated.")
-    var servers = "c,blocking,nio,ringloop"
+    var servers = "c,blocking,nio,tokio,ringloop"
 
     @Option(help: "Connection counts, comma-separated (default 1,100,1000,10000).")
     var connections: String?
@@ -162,6 +165,12 @@ struct RingLoopBench: ParsableCommand {
                 section = try OffloadSection.make(quick: quick)
             case .sync:
                 section = try SyncSection.make(quick: quick)
+            case .switch:
+                let path = bin + "/bench-switch"
+                guard access(path, X_OK) == 0 else {
+                    throw ValidationError("\(path) not found: build the package first (swift build -c release)")
+                }
+                section = SwitchSection(roundTrips: quick ? 20_000 : 200_000, rounds: quick ? 2 : 5, switchPath: path)
             }
             reports.append(section.run())
         }
@@ -200,6 +209,16 @@ struct RingLoopBench: ParsableCommand {
                 specs.append(ServerSpec(name: name, command: [bin + "/bench-blocking-server"]))
             case "nio":
                 specs.append(ServerSpec(name: name, command: [bin + "/bench-nio-server", "--loops", threads]))
+            case "tokio":
+                // Built by scripts/demo with cargo against Debian's vendored crates; skipped with a
+                // note where cargo or librust-tokio-dev is missing.
+                let path = Self.repositoryRoot + "/Benchmarks/tokio-echo/target/release/bench-tokio-server"
+                if access(path, X_OK) == 0 {
+                    specs.append(ServerSpec(name: name, command: [path, "--threads", threads]))
+                } else {
+                    notes.append("tokio skipped: \(path) not built (needs cargo and Debian's librust-tokio-dev; "
+                                 + "scripts/demo builds it: cargo build --release --manifest-path Benchmarks/tokio-echo/Cargo.toml)")
+                }
             case "ringloop":
                 var command: [String]
                 if let cmd = ringloopServerCmd {
@@ -214,7 +233,7 @@ struct RingLoopBench: ParsableCommand {
                 if serverThreads > 1 { command += ["--threads", threads] }
                 specs.append(ServerSpec(name: name, command: command))
             default:
-                throw ValidationError("unknown server kind '\(name)' (known: c, blocking, nio, ringloop)")
+                throw ValidationError("unknown server kind '\(name)' (known: c, blocking, nio, tokio, ringloop)")
             }
         }
         return specs

@@ -11,6 +11,8 @@ enum SectionID: String, CaseIterable, Codable, Sendable, ExpressibleByArgument {
     case offload
     /// Sync primitives under tasks against pthread equivalents under threads (in process).
     case sync
+    /// One hand-off between two tasks on a loop, two threads, two processes (bench-switch).
+    case `switch`
 }
 
 /// One part of the benchmark: runs its points and returns a report.

@@ -1,4 +1,3 @@
-import CLiburing
 import DequeModule
 import Logging
 import SystemPackage
@@ -109,7 +108,7 @@ public final class EventLoop: @unchecked Sendable {
         options.submissionQueueEntries = configuration.submissionQueueEntries
         options.completionQueueEntries = configuration.completionQueueEntries
         self.ring = try Ring(options: options)
-        let fd = eventfd(0, Int32(EFD_CLOEXEC))
+        let fd = makeEventFD()
         guard fd >= 0 else {
             let code = errno
             ring.close()
@@ -257,9 +256,9 @@ public final class EventLoop: @unchecked Sendable {
         CurrentLoop.set(self)
         if let threshold = configuration.slowCallbackThreshold {
             // Unowned: the ring, and so this closure, lives no longer than the loop.
-            ring.invokeHandler = { [unowned self] handler, result, flags, context in
+            ring.invokeHandler = { [unowned self] handler, completion, context in
                 let start = Deadline.now()
-                handler.ringCompleted(result: result, flags: flags, context: context)
+                handler.completed(completion, context: context)
                 reportIfSlow("completion handler \(type(of: handler)) (context \(context))", since: start, threshold: threshold)
             }
         }
@@ -281,7 +280,7 @@ public final class EventLoop: @unchecked Sendable {
 
         fireDueTimers()
 
-        if state == .closing, local.isEmpty, timers.isEmpty, ring.operations.live == 0 {
+        if state == .closing, local.isEmpty, timers.isEmpty, ring.liveOperations == 0 {
             let quiet = lock.withLock { remote.isEmpty }
             if quiet {
                 state = .closed
@@ -394,21 +393,17 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func reap() {
-        ring.processCompletions { userData, result, _ in
-            if userData == Ring.wakeupUserData { self.wakeupCompleted(result) }
-        }
+        ring.processCompletions { self.wakeupCompleted() }
     }
 
     private func armWakeup() {
         wakeupArmed = true
         let fd = wakeupFD
         let buffer = wakeupBuffer
-        ring.submitReserved(userData: Ring.wakeupUserData) { sqe in
-            sqe.prepareRead(fd: fd, into: buffer, count: 8, offset: 0)
-        }
+        ring.armWakeup(fd: fd, buffer: buffer)
     }
 
-    private func wakeupCompleted(_ result: Int32) {
+    private func wakeupCompleted() {
         wakeupArmed = false
         if state != .closed { armWakeup() }
     }
@@ -418,14 +413,14 @@ public final class EventLoop: @unchecked Sendable {
     private func beginClosing() {
         state = .closing
         for node in timers.removeAll() { node.fire(false) }
-        ring.cancelAllOperations()
+        ring.beginShutdown()
     }
 
     /// Runs once the loop is quiescent: reaps the wakeup read, closes the ring
     /// and the eventfd, then hands late work to the post-shutdown executor.
     private func finish() {
         if wakeupArmed {
-            ring.cancel(userData: Ring.wakeupUserData)
+            ring.cancelWakeup()
             while wakeupArmed {
                 ring.submitAndWait(timeoutNanoseconds: nil)
                 reap()

@@ -3,8 +3,8 @@
 /// before the loop's ring closes.
 protocol LoopAttachment: AnyObject {
     /// Runs on the loop thread once no operation is in flight, just before the
-    /// ring closes. Afterwards the loop drops its reference.
-    func ringWillClose(_ ring: Ring)
+    /// loop's backend closes. Afterwards the loop drops its reference.
+    func loopWillClose(_ loop: EventLoop)
 }
 
 extension EventLoop {
@@ -25,6 +25,6 @@ extension EventLoop {
     func detachAll() {
         let all = attachments
         attachments.removeAll()
-        for attachment in all.values { attachment.ringWillClose(ring) }
+        for attachment in all.values { attachment.loopWillClose(self) }
     }
 }

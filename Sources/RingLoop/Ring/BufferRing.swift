@@ -81,13 +81,13 @@ final class BufferRing {
         return p
     }
 
-    /// The id of the buffer a CQE lends, if it lends one; the caller owns
-    /// that buffer until it calls `recycle(_:)`.
+    /// Takes the buffer a completion lends (`Completion.bufferID`), if it
+    /// lends one; the caller owns that buffer until it calls `recycle(_:)`.
     @inline(__always)
-    func take(flags: UInt32) -> UInt16? {
-        guard flags & IORING_CQE_F_BUFFER != 0 else { return nil }
+    func take(_ id: UInt16?) -> UInt16? {
+        guard let id else { return nil }
         lent += 1
-        return UInt16(truncatingIfNeeded: flags >> IORING_CQE_BUFFER_SHIFT)
+        return id
     }
 
     /// The first `count` bytes of buffer `id`.

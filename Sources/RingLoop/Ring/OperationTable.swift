@@ -1,30 +1,3 @@
-/// Receives the completions of the operations it submitted. Called on the loop
-/// thread only.
-///
-/// A long-lived object (a connection, a file) implements this once and tells
-/// its operations apart by `context`, so submitting an operation allocates
-/// nothing. One-off operations can use `ClosureCompletion`.
-package protocol CompletionHandler: AnyObject {
-    /// `result` is the CQE's `res` (negative errno on failure); `flags` its
-    /// flags (`IORING_CQE_F_MORE`, `IORING_CQE_F_BUFFER`…). The operation's
-    /// record is already released when this runs unless `flags` has `F_MORE`.
-    func ringCompleted(result: Int32, flags: UInt32, context: UInt64)
-}
-
-/// Wraps a closure as a `CompletionHandler`, for one-off operations.
-package final class ClosureCompletion: CompletionHandler {
-    private let body: (Int32, UInt32) -> Void
-    package init(_ body: @escaping (Int32, UInt32) -> Void) { self.body = body }
-    package func ringCompleted(result: Int32, flags: UInt32, context: UInt64) { body(result, flags) }
-}
-
-/// Identifies one in-flight operation: its `user_data` (slot index + generation).
-/// Stale identifiers (the operation already finished) are recognised and ignored.
-package struct OperationID: Hashable, Sendable {
-    package let userData: UInt64
-    package init(userData: UInt64) { self.userData = userData }
-}
-
 /// Slab of in-flight operation records, indexed by `user_data`.
 ///
 /// `user_data` = generation (high 32 bits, 1...2^31-1) | slot index (low 32).

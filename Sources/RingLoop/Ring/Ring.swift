@@ -23,7 +23,7 @@ package struct RingOptions: Sendable {
 /// is set up with `SINGLE_ISSUER` where the kernel allows it).
 ///
 /// This is the only layer that calls liburing.
-final class Ring {
+final class Ring: IOBackend {
     /// Reserved `user_data` of the loop's wakeup read.
     static let wakeupUserData: UInt64 = 1 << 63 | 1
     /// Reserved `user_data` for SQEs whose completion nobody waits for (cancels).
@@ -43,6 +43,8 @@ final class Ring {
     /// first at the next reap.
     private var deferred: [ringloop_completion] = []
     private var isClosed = false
+    /// Set by `beginShutdown`: cancelled operations then report `.shutDown`.
+    private var isShuttingDown = false
     /// The next provided-buffer group id to hand out.
     private var nextBufferGroup: UInt16 = 0
     /// Counters, for tests and the benchmark harness.
@@ -50,7 +52,7 @@ final class Ring {
     private(set) var overflowFlushes = 0
     /// When set, completion handlers are called through this instead of
     /// directly (the loop times them for its slow-callback reports).
-    var invokeHandler: ((CompletionHandler, Int32, UInt32, UInt64) -> Void)?
+    var invokeHandler: ((CompletionHandler, Completion, UInt64) -> Void)?
     /// Registered ("fixed") buffers and files.
     private var fixedTables = FixedResourceTables()
 
@@ -103,7 +105,6 @@ final class Ring {
         ring.deallocate()
     }
 
-    /// Tears the ring down. The caller has reaped every operation first.
     func close() {
         guard !isClosed else { return }
         isClosed = true
@@ -168,22 +169,26 @@ final class Ring {
         }
     }
 
-    /// Prepares an operation: `prepare` fills the SQE; the returned identifier
-    /// can cancel it. `handler` (and what it owns) is kept until the final CQE.
-    func submit(_ handler: CompletionHandler, context: UInt64, _ prepare: (SQE) -> Void) -> OperationID {
+    /// Prepares `operation`; the returned identifier can cancel it. `handler`
+    /// (and what it owns) is kept until the final CQE.
+    @inline(__always)
+    func submit(_ operation: IOOperation, options: IOOperation.Options, handler: CompletionHandler, context: UInt64) -> OperationID {
         let sqe = nextSQE()
-        prepare(sqe)
+        sqe.prepare(operation, options: options)
         let id = operations.insert(handler, context: context)
         io_uring_sqe_set_data64(sqe.raw, id.userData)
         return id
     }
 
-    /// Prepares an SQE whose completion is dispatched to the reserved-value
-    /// callback of `processCompletions` (the loop's wakeup read).
-    func submitReserved(userData: UInt64, _ prepare: (SQE) -> Void) {
+    /// Arms the loop's wakeup read (reserved `user_data`, no handler).
+    func armWakeup(fd: Int32, buffer: UnsafeMutablePointer<UInt64>) {
         let sqe = nextSQE()
-        prepare(sqe)
-        io_uring_sqe_set_data64(sqe.raw, userData)
+        sqe.prepare(.read(fd: fd, buffer: UnsafeMutableRawPointer(buffer), count: 8, offset: 0), options: [])
+        io_uring_sqe_set_data64(sqe.raw, Ring.wakeupUserData)
+    }
+
+    func cancelWakeup() {
+        cancel(userData: Ring.wakeupUserData)
     }
 
     /// Asks the kernel to cancel `id`. Its handler still gets a (usually
@@ -196,7 +201,7 @@ final class Ring {
         return true
     }
 
-    func cancel(userData: UInt64) {
+    private func cancel(userData: UInt64) {
         let sqe = nextSQE()
         io_uring_prep_cancel64(sqe.raw, userData, 0)
         io_uring_sqe_set_data64(sqe.raw, Ring.ignoredUserData)
@@ -210,10 +215,12 @@ final class Ring {
         io_uring_sqe_set_data64(sqe.raw, Ring.ignoredUserData)
     }
 
-    /// Cancels every live operation (shutdown).
-    func cancelAllOperations() {
+    func beginShutdown() {
+        isShuttingDown = true
         for id in operations.liveIDs() { cancel(userData: id.userData) }
     }
+
+    var liveOperations: Int { operations.live }
 
     // MARK: Provided buffer rings
 
@@ -255,8 +262,9 @@ final class Ring {
         fixedTables.unregisterFile(ring, slot: slot)
     }
 
-    /// Whether the kernel supports `opcode`.
-    func supports(opcode: Int32) -> Bool {
+    func supports(_ operation: IOOperation) -> Bool {
+        guard !isClosed else { return false }
+        let opcode = SQE.opcode(of: operation)
         guard let probe = io_uring_get_probe_ring(ring) else { return false }
         defer { io_uring_free_probe(probe) }
         return io_uring_opcode_supported(probe, opcode) != 0
@@ -303,14 +311,14 @@ final class Ring {
     /// Dispatches every available completion: operation CQEs go to their
     /// handlers, reserved ones to `reserved`. Returns how many were handled.
     @discardableResult
-    func processCompletions(reserved: (UInt64, Int32, UInt32) -> Void) -> Int {
+    func processCompletions(wakeup: () -> Void) -> Int {
         var handled = 0
         let limit = 4 * Int(ring.pointee.cq.ring_entries)
         while handled < limit {
             if !deferred.isEmpty {
                 let pending = deferred
                 deferred.removeAll(keepingCapacity: true)
-                for c in pending { dispatch(c, reserved) }
+                for c in pending { dispatch(c, wakeup) }
                 handled += pending.count
                 continue
             }
@@ -323,56 +331,24 @@ final class Ring {
                 }
                 break
             }
-            for i in 0..<n { dispatch(reapBuffer[i], reserved) }
+            for i in 0..<n { dispatch(reapBuffer[i], wakeup) }
             handled += n
         }
         return handled
     }
 
     @inline(__always)
-    private func dispatch(_ c: ringloop_completion, _ reserved: (UInt64, Int32, UInt32) -> Void) {
+    private func dispatch(_ c: ringloop_completion, _ wakeup: () -> Void) {
         if OperationTable.isReserved(c.user_data) {
-            if c.user_data != Ring.ignoredUserData { reserved(c.user_data, c.res, c.flags) }
+            if c.user_data == Ring.wakeupUserData { wakeup() }
             return
         }
-        let final = c.flags & IORING_CQE_F_MORE == 0
-        guard let (handler, context) = operations.take(c.user_data, final: final) else { return }
+        let completion = Completion(result: c.res, flags: c.flags, shuttingDown: isShuttingDown)
+        guard let (handler, context) = operations.take(c.user_data, final: !completion.hasMore) else { return }
         if let invokeHandler {
-            invokeHandler(handler, c.res, c.flags, context)
+            invokeHandler(handler, completion, context)
         } else {
-            handler.ringCompleted(result: c.res, flags: c.flags, context: context)
+            handler.completed(completion, context: context)
         }
-    }
-}
-
-/// A submission queue entry being prepared. Valid only until the next
-/// submission; the `prepare*` methods in `SQE+*.swift` fill it.
-struct SQE {
-    let raw: UnsafeMutablePointer<io_uring_sqe>
-    init(_ raw: UnsafeMutablePointer<io_uring_sqe>) { self.raw = raw }
-
-    func prepareNop() { io_uring_prep_nop(raw) }
-
-    func prepareRead(fd: Int32, into buffer: UnsafeMutableRawPointer, count: UInt32, offset: UInt64) {
-        io_uring_prep_read(raw, fd, buffer, count, offset)
-    }
-
-    func prepareWrite(fd: Int32, from buffer: UnsafeRawPointer, count: UInt32, offset: UInt64) {
-        io_uring_prep_write(raw, fd, buffer, count, offset)
-    }
-
-    /// Waits for `events` (`POLLIN`…) on `fd`; with `multishot`, posts a CQE
-    /// (with `IORING_CQE_F_MORE`) each time until cancelled.
-    func preparePoll(fd: Int32, events: UInt32, multishot: Bool) {
-        if multishot {
-            io_uring_prep_poll_multishot(raw, fd, events)
-        } else {
-            io_uring_prep_poll_add(raw, fd, events)
-        }
-    }
-
-    /// Adds `IOSQE_*` flags.
-    func addFlags(_ flags: UInt32) {
-        raw.pointee.flags |= UInt8(truncatingIfNeeded: flags)
     }
 }

@@ -1,4 +1,3 @@
-import CLiburing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,12 +17,22 @@ package enum Threads {
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
             let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            ringloop_set_thread_name(String(box.name.utf8.prefix(15)) ?? "ringloop")
+            Threads.setCurrentName(String(box.name.utf8.prefix(15)) ?? "ringloop")
             box.body()
             return nil
         }, box)
         precondition(rc == 0, "pthread_create failed: \(rc)")
         return thread
+    }
+
+    /// Names the calling thread (as shown by `top -H` and debuggers) through
+    /// procfs: glibc declares `pthread_setname_np` only under `_GNU_SOURCE`.
+    private static func setCurrentName(_ name: String) {
+        let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        var bytes = Array(name.utf8)
+        _ = write(fd, &bytes, bytes.count)
+        _ = close(fd)
     }
 
     package static func join(_ thread: pthread_t) {

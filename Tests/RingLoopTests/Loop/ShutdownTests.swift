@@ -13,9 +13,9 @@ final class PendingRead: CompletionHandler, @unchecked Sendable {
     // Safe to share: `result` is written on the loop thread and read by tests
     // only after the loop has shut down (or via `loop.submit`).
     let buffer = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 8)
-    var result: Int32?
+    var result: Completion.Outcome?
     deinit { buffer.deallocate() }
-    func ringCompleted(result: Int32, flags: UInt32, context: UInt64) { self.result = result }
+    func completed(_ completion: Completion, context: UInt64) { result = completion.outcome }
 }
 
 @Suite("Shutdown")
@@ -28,9 +28,7 @@ struct ShutdownTests {
         let read = PendingRead()
         let readFD = fds[0]
         let submitted = try await loop.submit { () throws -> Int in
-            _ = try loop.submitOperation(read) { sqe in
-                sqe.prepareRead(fd: readFD, into: read.buffer, count: 64, offset: UInt64.max)
-            }
+            _ = try loop.submitOperation(.read(fd: readFD, buffer: read.buffer, count: 64, offset: -1), handler: read)
             return loop.inFlightOperations
         }.get()
         #expect(submitted == 1)
@@ -40,7 +38,7 @@ struct ShutdownTests {
         await loop.shutdownGracefully()
         #expect(queued.get, "work queued before shutdown runs")
         await #expect(throws: RingLoopError.shutDown) { try await timer.future.get() }
-        #expect(read.result == -ECANCELED)
+        #expect(read.result == .shutDown, "cancelled by the shutdown, and reported as such")
         #expect(loop.isShutDown)
         close(fds[0]); close(fds[1])
         #expect(openFDCount() == fdsBefore)

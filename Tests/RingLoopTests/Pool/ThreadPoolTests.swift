@@ -613,10 +613,10 @@ struct ThreadPoolTests {
         let loop = try EventLoop.spawn(configuration: config)
         let completed = loop.makePromise(of: Void.self)
         try await loop.submit {
-            _ = try loop.submitOperation(ClosureCompletion { _, _ in
+            _ = try loop.submitOperation(.nop, handler: ClosureCompletion { _ in
                 usleep(60_000)
                 completed.succeed()
-            }, context: 42) { $0.prepareNop() }
+            }, context: 42)
         }.get()
         try await completed.future.get()
         await loop.shutdownGracefully()

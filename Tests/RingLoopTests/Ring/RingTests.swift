@@ -10,12 +10,12 @@ import Glibc
 final class CompletionLog: CompletionHandler, @unchecked Sendable {
     // Safe to share: mutated only on the loop thread; tests read it there
     // (through `loop.submit`).
-    var results: [Int32] = []
-    var flags: [UInt32] = []
+    var results: [Completion.Outcome] = []
+    var hasMore: [Bool] = []
     var contexts: [UInt64] = []
-    func ringCompleted(result: Int32, flags: UInt32, context: UInt64) {
-        results.append(result)
-        self.flags.append(flags)
+    func completed(_ completion: Completion, context: UInt64) {
+        results.append(completion.outcome)
+        hasMore.append(completion.hasMore)
         contexts.append(context)
     }
 }
@@ -36,7 +36,7 @@ struct RingTests {
         let log = CompletionLog()
         try await loop.submit {
             for i in 0..<1_000 {
-                _ = try loop.submitOperation(log, context: UInt64(i)) { $0.prepareNop() }
+                _ = try loop.submitOperation(.nop, handler: log, context: UInt64(i))
             }
         }.get()
         #expect(try await eventuallyOnLoop(loop) { log.results.count == 1_000 })
@@ -54,7 +54,7 @@ struct RingTests {
         let count = 10_000
         try await loop.submit {
             for i in 0..<count {
-                _ = try loop.submitOperation(log, context: UInt64(i)) { $0.prepareNop() }
+                _ = try loop.submitOperation(.nop, handler: log, context: UInt64(i))
             }
         }.get()
         #expect(try await eventuallyOnLoop(loop) { log.results.count == count })
@@ -71,7 +71,7 @@ struct RingTests {
             defer { close(efd) }
             let log = CompletionLog()
             let id = try await loop.submit {
-                try loop.submitOperation(log) { $0.preparePoll(fd: efd, events: UInt32(POLLIN), multishot: true) }
+                try loop.submitOperation(.poll(fd: efd, events: UInt32(POLLIN), multishot: true), handler: log)
             }.get()
             var value: UInt64 = 0
             for round in 1...3 {
@@ -80,14 +80,14 @@ struct RingTests {
                 #expect(try await eventuallyOnLoop(loop) { log.results.count >= round })
                 _ = read(efd, &value, 8)   // re-arm edge: drain the counter
             }
-            let live = try await loop.submit { (loop.inFlightOperations, log.flags.allSatisfy { $0 & IORING_CQE_F_MORE != 0 }) }.get()
+            let live = try await loop.submit { (loop.inFlightOperations, log.hasMore.allSatisfy { $0 }) }.get()
             #expect(live.0 == 1, "the multishot poll is still armed")
-            #expect(live.1, "every CQE so far carried IORING_CQE_F_MORE")
+            #expect(live.1, "every completion so far said the operation stays armed")
             #expect(try await loop.submit { loop.cancelOperation(id) }.get())
             #expect(try await eventuallyOnLoop(loop) { loop.inFlightOperations == 0 })
-            let last = try await loop.submit { (log.results.last, log.flags.last) }.get()
-            #expect(last.0 == -ECANCELED)
-            #expect((last.1 ?? IORING_CQE_F_MORE) & IORING_CQE_F_MORE == 0)
+            let last = try await loop.submit { (log.results.last, log.hasMore.last) }.get()
+            #expect(last.0 == .cancelled, "cancelled by its owner while the loop runs")
+            #expect(last.1 == false)
             // Cancelling a finished operation is a no-op.
             #expect(try await loop.submit { loop.cancelOperation(id) }.get() == false)
         }
@@ -96,9 +96,9 @@ struct RingTests {
     @Test func operationSlotsAreReusedWithANewGeneration() async throws {
         try await withLoop { loop async throws in
             let log = CompletionLog()
-            let first = try await loop.submit { try loop.submitOperation(log) { $0.prepareNop() } }.get()
+            let first = try await loop.submit { try loop.submitOperation(.nop, handler: log) }.get()
             #expect(try await eventuallyOnLoop(loop) { log.results.count == 1 })
-            let second = try await loop.submit { try loop.submitOperation(log) { $0.prepareNop() } }.get()
+            let second = try await loop.submit { try loop.submitOperation(.nop, handler: log) }.get()
             #expect(try await eventuallyOnLoop(loop) { log.results.count == 2 })
             #expect(first.userData & 0xFFFF_FFFF == second.userData & 0xFFFF_FFFF)
             #expect(first != second)

@@ -55,7 +55,7 @@ extension File {
 
     /// Sets the file's size (ftruncate): cuts it, or extends it with a hole.
     ///
-    /// Runs as `IORING_OP_FTRUNCATE` where the kernel has it (Linux 6.9),
+    /// Runs as a ring operation where the kernel has one (Linux 6.9),
     /// otherwise as a direct ftruncate(2) call on the loop thread.
     /// - Throws: `IOError("ftruncate", …)`.
     public func truncate(to size: Int64) async throws {
@@ -87,7 +87,7 @@ extension File {
     /// once per process).
     static func ringTruncates(_ loop: EventLoop) -> Bool {
         if let known = ftruncateProbe.withLockedValue({ $0 }) { return known }
-        let supported = loop.supportsOperation(FileConstants.opFtruncate)
+        let supported = loop.supports(.ftruncate(fd: -1, length: 0))
         ftruncateProbe.withLockedValue { $0 = supported }
         return supported
     }

@@ -125,7 +125,7 @@ public final class File: @unchecked Sendable {
 
     // MARK: Closing
 
-    /// Closes the descriptor (IORING_OP_CLOSE). Operations already in flight
+    /// Closes the descriptor (as a ring operation). Operations already in flight
     /// finish normally (the kernel holds the open file until they do); new
     /// ones fail with `IOError(op, .badFileDescriptor)`. Once the loop has
     /// shut down, the descriptor is closed with close(2) instead.

@@ -1,3 +1,4 @@
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,9 +33,9 @@ class FileRequest: CompletionHandler, LoopCancellable {
         self.completion = completion
     }
 
-    /// Fills the SQE of the next submission. Subclasses override.
-    func prepare(_ sqe: SQE) {
-        sqe.prepareNop()
+    /// The next submission's operation and options. Subclasses override.
+    func nextOperation() -> (IOOperation, IOOperation.Options) {
+        (.nop, [])
     }
 
     /// Takes a non-negative result: returns the final value, or nil to submit
@@ -51,25 +52,31 @@ class FileRequest: CompletionHandler, LoopCancellable {
 
     private func submit() {
         do {
-            current = try loop.submitOperation(self) { sqe in self.prepare(sqe) }
+            let (operation, options) = nextOperation()
+            current = try loop.submitOperation(operation, options: options, handler: self)
         } catch {
             finish(.failure(error))
         }
     }
 
-    final func ringCompleted(result: Int32, flags: UInt32, context: UInt64) {
+    final func completed(_ completion: Completion, context: UInt64) {
         current = nil
         guard !isCancelled else { return }
-        if result == -EINTR {
+        switch completion.outcome {
+        case .failure(.interrupted):
             submit()
-        } else if result == -ECANCELED, loop.state != .running {
+        case .shutDown:
             finish(.failure(RingLoopError.shutDown))
-        } else if result < 0 {
-            finish(.failure(IOError(operation, result: result)))
-        } else if let outcome = handle(result: result) {
-            finish(outcome)
-        } else {
-            submit()
+        case .cancelled:
+            finish(.failure(IOError(operation, .canceled)))
+        case let .failure(errno):
+            finish(.failure(IOError(operation, errno)))
+        case let .success(result):
+            if let outcome = handle(result: result) {
+                finish(outcome)
+            } else {
+                submit()
+            }
         }
     }
 

@@ -71,20 +71,19 @@ final class PathRequest: FileRequest {
         }
     }
 
-    override func prepare(_ sqe: SQE) {
+    override func nextOperation() -> (IOOperation, IOOperation.Options) {
         switch kind {
         case let .open(flags, mode):
-            sqe.prepareOpenAt(directory: directory, path: path, flags: flags, mode: mode)
+            return (.openAt(directory: directory, path: path, flags: flags, mode: mode), [])
         case let .status(flags, storage):
-            sqe.prepareStatx(directory: directory, path: path, flags: flags, mask: FileConstants.statxBasic, into: storage.buffer)
+            return (.statx(directory: directory, path: path, flags: flags, mask: FileConstants.statxBasic, buffer: storage.buffer), [])
         case let .unlink(flags):
-            sqe.prepareUnlinkAt(directory: directory, path: path, flags: flags)
+            return (.unlinkAt(directory: directory, path: path, flags: flags), [])
         case let .rename(_, flags):
-            if let secondPath {
-                sqe.prepareRenameAt(fromDirectory: directory, from: path, toDirectory: directory, to: secondPath, flags: flags)
-            }
+            guard let secondPath else { return (.nop, []) }
+            return (.renameAt(fromDirectory: directory, from: path, toDirectory: directory, to: secondPath, flags: flags), [])
         case let .makeDirectory(mode):
-            sqe.prepareMkdirAt(directory: directory, path: path, mode: mode)
+            return (.mkdirAt(directory: directory, path: path, mode: mode), [])
         }
     }
 }

@@ -24,17 +24,16 @@ final class SimpleRequest: FileRequest {
         super.init(loop: loop, operation: name, completion: completion)
     }
 
-    override func prepare(_ sqe: SQE) {
+    override func nextOperation() -> (IOOperation, IOOperation.Options) {
+        let options: IOOperation.Options = target.isFixed ? .fixedFile : []
         switch kind {
-        case let .sync(dataOnly): sqe.prepareFsync(fd: target.fd, dataOnly: dataOnly)
-        case let .allocate(mode, offset, length): sqe.prepareFallocate(fd: target.fd, mode: mode, offset: offset, length: length)
-        case let .truncate(length): sqe.prepareFtruncate(fd: target.fd, length: length)
+        case let .sync(dataOnly): return (.fsync(fd: target.fd, dataOnly: dataOnly), options)
+        case let .allocate(mode, offset, length): return (.fallocate(fd: target.fd, mode: mode, offset: offset, length: length), options)
+        case let .truncate(length): return (.ftruncate(fd: target.fd, length: length), options)
         case .close:
-            // IORING_OP_CLOSE takes a plain descriptor; a registered slot is
-            // emptied before this is submitted.
-            sqe.prepareClose(fd: target.fd)
-            return
+            // Close takes a plain descriptor; a registered slot is emptied
+            // before this is submitted.
+            return (.close(fd: target.fd), [])
         }
-        if target.isFixed { sqe.useFixedFile() }
     }
 }

@@ -70,26 +70,26 @@ final class TransferRequest: FileRequest {
     /// Bytes requested in all.
     var requested: Int { total }
 
-    override func prepare(_ sqe: SQE) {
-        let position = UInt64(bitPattern: offset &+ Int64(transferred))
+    override func nextOperation() -> (IOOperation, IOOperation.Options) {
+        let position = offset &+ Int64(transferred)
+        let options: IOOperation.Options = usesFixedFile ? .fixedFile : []
         if segments.count == 1 {
             let segment = segments[0]
             let start = segment.buffer.address + segment.start + transferred
             let count = UInt32(min(total - transferred, TransferRequest.maxChunk))
             switch (direction, fixedBufferIndex) {
-            case (.read, nil): sqe.prepareRead(fd: fd, into: start, count: count, offset: position)
-            case (.write, nil): sqe.prepareWrite(fd: fd, from: start, count: count, offset: position)
-            case let (.read, index?): sqe.prepareReadFixed(fd: fd, into: start, count: count, offset: position, bufferIndex: index)
-            case let (.write, index?): sqe.prepareWriteFixed(fd: fd, from: start, count: count, offset: position, bufferIndex: index)
+            case (.read, nil): return (.read(fd: fd, buffer: start, count: count, offset: position), options)
+            case (.write, nil): return (.write(fd: fd, buffer: start, count: count, offset: position), options)
+            case let (.read, index?): return (.readFixed(fd: fd, buffer: start, count: count, offset: position, bufferIndex: index), options)
+            case let (.write, index?): return (.writeFixed(fd: fd, buffer: start, count: count, offset: position, bufferIndex: index), options)
             }
         } else {
             let vectors = fillVectors()
             switch direction {
-            case .read: sqe.prepareReadv(fd: fd, iovecs: vectors.base, count: vectors.count, offset: position)
-            case .write: sqe.prepareWritev(fd: fd, iovecs: vectors.base, count: vectors.count, offset: position)
+            case .read: return (.readv(fd: fd, iovecs: vectors.base, count: vectors.count, offset: position), options)
+            case .write: return (.writev(fd: fd, iovecs: vectors.base, count: vectors.count, offset: position), options)
             }
         }
-        if usesFixedFile { sqe.useFixedFile() }
     }
 
     /// Describes what is left, from the cursor on, in the owned iovec array.

@@ -1,4 +1,3 @@
-import CLiburing
 import SystemPackage
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,3 @@
-import CLiburing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,7 +27,7 @@ final class SocketResources: LoopAttachment {
         if let buffers { return buffers }
         if let failure { throw failure }
         do {
-            let made = try BufferRing(on: loop.ring, count: SocketResources.bufferCount, size: SocketResources.bufferSize)
+            let made = try loop.makeBufferRing(count: SocketResources.bufferCount, size: SocketResources.bufferSize)
             buffers = made
             return made
         } catch {
@@ -40,8 +39,8 @@ final class SocketResources: LoopAttachment {
     /// Buffers currently lent to user space (tests).
     var lentBuffers: Int { buffers?.lent ?? 0 }
 
-    func ringWillClose(_ ring: Ring) {
-        buffers?.unregister(from: ring)
+    func loopWillClose(_ loop: EventLoop) {
+        if let buffers { loop.releaseBufferRing(buffers) }
         buffers = nil
     }
 }

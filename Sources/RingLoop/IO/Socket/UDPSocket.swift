@@ -1,4 +1,3 @@
-import CLiburing
 import DequeModule
 import SystemPackage
 #if canImport(Glibc)
@@ -113,7 +112,7 @@ public final class UDPSocket: @unchecked Sendable {
         let fd = self.fd
         let message = UnsafePointer(operation.message)
         do {
-            let id = try eventLoop.submitOperation(operation) { sqe in sqe.prepareSendMessage(fd: fd, message: message) }
+            let id = try eventLoop.submitOperation(.sendMessage(fd: fd, message: message), handler: operation)
             operationsInFlight += 1
             return id
         } catch {
@@ -161,7 +160,7 @@ public final class UDPSocket: @unchecked Sendable {
         let fd = self.fd
         let message = operation.message
         do {
-            let id = try eventLoop.submitOperation(operation) { sqe in sqe.prepareReceiveMessage(fd: fd, message: message) }
+            let id = try eventLoop.submitOperation(.receiveMessage(fd: fd, message: message), handler: operation)
             operationsInFlight += 1
             return id
         } catch {
@@ -175,13 +174,14 @@ public final class UDPSocket: @unchecked Sendable {
     }
 
     /// Maps a failed completion to the error the caller sees.
-    fileprivate func error(_ operation: String, result: Int32) -> any Error {
-        if result == -ECANCELED {
-            if lifecycle != .open { return RingLoopError.closed }
-            if eventLoop.state != .running { return RingLoopError.shutDown }
-            return CancellationError()
+    fileprivate func error(_ operation: String, _ outcome: Completion.Outcome) -> any Error {
+        switch outcome {
+        case let .failure(errno): return IOError(operation, errno)
+        case .success: preconditionFailure("not a failure")
+        case _ where lifecycle != .open: return RingLoopError.closed
+        case .shutDown: return RingLoopError.shutDown
+        case .cancelled: return CancellationError()
         }
-        return IOError(operation, result: result)
     }
 
     fileprivate func operationFinished() {
@@ -245,8 +245,12 @@ private final class SendOperation: CompletionHandler {
 
     var message: UnsafeMutablePointer<msghdr> { vector.message }
 
-    func ringCompleted(result: Int32, flags: UInt32, context: UInt64) {
-        done(result >= 0 ? .success(()) : .failure(socket.error("sendmsg", result: result)))
+    func completed(_ completion: Completion, context: UInt64) {
+        if case .success = completion.outcome {
+            done(.success(()))
+        } else {
+            done(.failure(socket.error("sendmsg", completion.outcome)))
+        }
         socket.operationFinished()
     }
 }
@@ -273,8 +277,8 @@ private final class ReceiveOperation: CompletionHandler {
 
     var message: UnsafeMutablePointer<msghdr> { vector.message }
 
-    func ringCompleted(result: Int32, flags: UInt32, context: UInt64) {
-        if result >= 0 {
+    func completed(_ completion: Completion, context: UInt64) {
+        if let result = completion.value {
             let count = min(Int(result), UDPSocket.maxDatagramSize)
             let bytes = Array(UnsafeRawBufferPointer(start: buffer, count: count))
             let sender = vector.receivedAddress ?? socket.localAddress
@@ -282,7 +286,7 @@ private final class ReceiveOperation: CompletionHandler {
             let datagram = UDPSocket.Datagram(bytes: bytes, sender: sender, truncated: truncated)
             if !done(.success(datagram)) { socket.stash(datagram) }
         } else {
-            _ = done(.failure(socket.error("recvmsg", result: result)))
+            _ = done(.failure(socket.error("recvmsg", completion.outcome)))
         }
         socket.operationFinished()
     }

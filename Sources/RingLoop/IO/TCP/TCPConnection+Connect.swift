@@ -1,4 +1,3 @@
-import CLiburing
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -94,9 +93,7 @@ final class ConnectOperation: CompletionHandler {
         let length = address.write(to: storage)
         let target = UnsafeRawPointer(storage).assumingMemoryBound(to: sockaddr.self)
         do {
-            id = try loop.submitOperation(self) { sqe in
-                sqe.prepareConnect(fd: fd, address: target, length: length)
-            }
+            id = try loop.submitOperation(.connect(fd: fd, address: target, length: length), handler: self)
         } catch {
             fail(error)
             return
@@ -126,13 +123,13 @@ final class ConnectOperation: CompletionHandler {
         finish(.failure(error))
     }
 
-    func ringCompleted(result: Int32, flags: UInt32, context: UInt64) {
+    func completed(_ completion: Completion, context: UInt64) {
         id = nil
         if let timer {
             loop.cancelTimer(timer)
             self.timer = nil
         }
-        if result >= 0 {
+        if case .success = completion.outcome {
             let connection = TCPConnection(fd: fd, on: loop, options: options)
             fd = -1
             finish(.success(connection))
@@ -140,10 +137,12 @@ final class ConnectOperation: CompletionHandler {
             fail(RingLoopError.timedOut)
         } else if cancelled {
             fail(CancellationError())
-        } else if result == -ECANCELED, loop.state != .running {
+        } else if case let .failure(errno) = completion.outcome {
+            fail(IOError("connect", errno))
+        } else if case .shutDown = completion.outcome {
             fail(RingLoopError.shutDown)
         } else {
-            fail(IOError("connect", result: result))
+            fail(IOError("connect", .canceled))
         }
     }
 }

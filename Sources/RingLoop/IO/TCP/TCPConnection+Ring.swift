@@ -1,4 +1,3 @@
-import CLiburing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,9 +41,8 @@ extension TCPConnection {
         var multishot = resources.multishotReceive
         if case .async = input.mode { multishot = false }
         do {
-            receiveID = try eventLoop.submitOperation(self, context: Context.receive) { sqe in
-                sqe.prepareRecv(fd: fd, bufferGroup: group, multishot: multishot)
-            }
+            receiveID = try eventLoop.submitOperation(
+                .receive(fd: fd, bufferGroup: group, multishot: multishot), handler: self, context: Context.receive)
             receiveCancelRequested = false
         } catch {
             loopShutDown()
@@ -54,24 +52,24 @@ extension TCPConnection {
     /// Submits a send of one buffer.
     func submitSend(_ base: UnsafeRawPointer, count: Int) {
         let fd = self.fd
-        submitOutput(context: Context.send, covering: 1) { sqe in sqe.prepareSend(fd: fd, from: base, count: count) }
+        submitOutput(.send(fd: fd, buffer: base, count: count), context: Context.send, covering: 1)
     }
 
     /// Submits a vectored send of the first `covering` queued entries.
     func submitSendMessage(_ message: UnsafeMutablePointer<msghdr>, covering: Int) {
         let fd = self.fd
-        submitOutput(context: Context.send, covering: covering) { sqe in sqe.prepareSendMessage(fd: fd, message: message) }
+        submitOutput(.sendMessage(fd: fd, message: message), context: Context.send, covering: covering)
     }
 
     /// Submits the half-close at the head of the queue.
     func submitShutdown() {
         let fd = self.fd
-        submitOutput(context: Context.shutdown, covering: 1) { sqe in sqe.prepareShutdown(fd: fd, how: Int32(SHUT_WR)) }
+        submitOutput(.shutdown(fd: fd, how: Int32(SHUT_WR)), context: Context.shutdown, covering: 1)
     }
 
-    private func submitOutput(context: UInt64, covering: Int, _ prepare: (SQE) -> Void) {
+    private func submitOutput(_ operation: IOOperation, context: UInt64, covering: Int) {
         do {
-            sendID = try eventLoop.submitOperation(self, context: context, prepare)
+            sendID = try eventLoop.submitOperation(operation, handler: self, context: context)
             sendCancelRequested = false
             outbound.sendStarted(covering: covering)
         } catch {
@@ -95,35 +93,38 @@ extension TCPConnection {
 
     // MARK: Completing
 
-    /// A receive CQE: bytes go to the reader (and their buffer back to the
-    /// ring), anything else becomes an `InboundBuffer.End` or a retry.
-    private func receiveCompleted(result: Int32, flags: UInt32) {
-        let final = flags & IORING_CQE_F_MORE == 0
+    /// A receive completion: bytes go to the reader (and their buffer back to
+    /// the group), anything else ends the stream or is retried.
+    private func receiveCompleted(_ completion: Completion) {
+        let final = !completion.hasMore
         if final {
             receiveID = nil
             receiveCancelRequested = false
         }
-        let bufferID = buffers?.take(flags: flags)
-        if result > 0, let bufferID, let buffers {
-            received(buffers.bytes(bufferID, count: Int(result)))
+        let bufferID = buffers?.take(completion.bufferID)
+        if let count = completion.value, count > 0, let bufferID, let buffers {
+            received(buffers.bytes(bufferID, count: Int(count)))
             buffers.recycle(bufferID)
         } else {
             if let bufferID { buffers?.recycle(bufferID) }
-            if result == 0 {
+            switch completion.outcome {
+            case .success(0):
                 endInbound(.eof)
-            } else if result < 0 {
-                switch -result {
+            case .success, .cancelled:
+                break
+            case .shutDown:
+                loopShutDown()
+            case let .failure(errno):
+                switch errno.rawValue {
                 case ENOBUFS, EAGAIN, EINTR:
-                    // The shared ring ran dry (buffers come back as their
+                    // The shared group ran dry (buffers come back as their
                     // completions are handled) or a spurious wakeup: nothing
                     // was consumed from the socket; re-armed below.
                     break
-                case ECANCELED:
-                    if eventLoop.state != .running { loopShutDown() }
                 case EINVAL where resources?.multishotReceive == true:
                     resources?.multishotReceive = false
                 default:
-                    endInbound(.failed(IOError("recv", result: result)))
+                    endInbound(.failed(IOError("recv", errno)))
                 }
             }
         }
@@ -133,29 +134,38 @@ extension TCPConnection {
         }
     }
 
-    private func sendCompleted(result: Int32) {
-        if result >= 0 {
-            sendFinished(.sent(Int(result)))
-        } else {
-            switch -result {
+    private func sendCompleted(_ completion: Completion) {
+        switch completion.outcome {
+        case let .success(sent):
+            sendFinished(.sent(Int(sent)))
+        case .cancelled:
+            sendFinished(.cancelled)
+        case .shutDown:
+            sendFinished(.shutDown)
+        case let .failure(errno):
+            switch errno.rawValue {
             case EAGAIN, EINTR: sendFinished(.retry)
-            case ECANCELED: sendFinished(.cancelled)
-            default: sendFinished(.failed(IOError("send", result: result)))
+            default: sendFinished(.failed(IOError("send", errno)))
             }
         }
     }
 
-    private func shutdownCompleted(result: Int32) {
-        shutdownFinished(cancelled: result == -ECANCELED, error: result < 0 ? IOError("shutdown", result: result) : nil)
+    private func shutdownCompleted(_ completion: Completion) {
+        switch completion.outcome {
+        case .success: shutdownFinished(.done)
+        case .cancelled: shutdownFinished(.cancelled)
+        case .shutDown: shutdownFinished(.shutDown)
+        case let .failure(errno): shutdownFinished(.failed(IOError("shutdown", errno)))
+        }
     }
 }
 
 extension TCPConnection: CompletionHandler {
-    package func ringCompleted(result: Int32, flags: UInt32, context: UInt64) {
+    package func completed(_ completion: Completion, context: UInt64) {
         switch context {
-        case Context.receive: receiveCompleted(result: result, flags: flags)
-        case Context.send: sendCompleted(result: result)
-        default: shutdownCompleted(result: result)
+        case Context.receive: receiveCompleted(completion)
+        case Context.send: sendCompleted(completion)
+        default: shutdownCompleted(completion)
         }
     }
 }

@@ -226,7 +226,18 @@ extension TCPConnection {
         case sent(Int)
         /// Nothing sent, try again (`-EAGAIN`, `-EINTR`).
         case retry
+        /// Cancelled by this connection (a cancelled write, a close).
         case cancelled
+        /// Cancelled because the loop is shutting down.
+        case shutDown
+        case failed(IOError)
+    }
+
+    /// What a shutdown's completion said.
+    enum ShutdownOutcome {
+        case done
+        case cancelled
+        case shutDown
         case failed(IOError)
     }
 
@@ -238,10 +249,10 @@ extension TCPConnection {
             complete(outbound.sendCompleted(sent: count))
         case .retry:
             break
+        case .shutDown:
+            loopShutDown()
         case .cancelled:
-            if eventLoop.state != .running {
-                loopShutDown()
-            } else if lifecycle == .open {
+            if lifecycle == .open {
                 let (outcomes, untracked) = outbound.sendCancelled()
                 complete(outcomes)
                 if untracked { reportFailure(IOError("send", .canceled)) }
@@ -252,19 +263,17 @@ extension TCPConnection {
         afterSend()
     }
 
-    /// The in-flight shutdown finished (`error` nil: done).
-    func shutdownFinished(cancelled: Bool, error: IOError?) {
+    /// The in-flight shutdown finished.
+    func shutdownFinished(_ outcome: ShutdownOutcome) {
         sendEnded()
         let result: OutboundQueue<WriteCompletion>.ShutdownResult
-        if cancelled {
-            result = .cancelled
-        } else if let error {
-            result = .failed(error)
-        } else {
-            result = .done
+        switch outcome {
+        case .done: result = .done
+        case let .failed(error): result = .failed(error)
+        case .cancelled, .shutDown: result = .cancelled
         }
         complete(outbound.shutdownCompleted(result, open: lifecycle == .open))
-        if cancelled, eventLoop.state != .running { loopShutDown() }
+        if case .shutDown = outcome { loopShutDown() }
         afterSend()
     }
 

@@ -1,4 +1,3 @@
-import CLiburing
 import DequeModule
 import Logging
 import SystemPackage
@@ -254,7 +253,7 @@ public final class TCPListener: @unchecked Sendable {
         guard acceptID == nil, wantsToAccept else { return }
         let fd = self.fd
         do {
-            acceptID = try eventLoop.submitOperation(self) { sqe in sqe.prepareAcceptMultishot(fd: fd) }
+            acceptID = try eventLoop.submitOperation(.acceptMultishot(fd: fd), handler: self)
             acceptCancelRequested = false
         } catch {
             end(with: RingLoopError.shutDown)
@@ -267,32 +266,35 @@ public final class TCPListener: @unchecked Sendable {
         eventLoop.cancelOperation(id)
     }
 
-    private func acceptCompleted(result: Int32, flags: UInt32) {
-        let final = flags & IORING_CQE_F_MORE == 0
+    private func acceptCompleted(_ completion: Completion) {
+        let final = !completion.hasMore
         if final {
             acceptID = nil
             acceptCancelRequested = false
         }
-        if result >= 0 {
+        switch completion.outcome {
+        case let .success(fd):
             backoff = .zero
             acceptedCount += 1
-            let connection = TCPConnection(fd: result, on: eventLoop, options: options.connectionOptions)
+            let connection = TCPConnection(fd: fd, on: eventLoop, options: options.connectionOptions)
             deliver(connection)
-        } else {
-            switch -result {
+        case .cancelled:
+            break
+        case .shutDown:
+            end(with: RingLoopError.shutDown)
+        case let .failure(errno):
+            switch errno.rawValue {
             case EMFILE, ENFILE, ENOBUFS, ENOMEM:
                 resourceFailures += 1
-                backOff(Errno(rawValue: -result))
-            case ECANCELED:
-                if eventLoop.state != .running { end(with: RingLoopError.shutDown) }
+                backOff(errno)
             case ECONNABORTED, EINTR, EAGAIN, EPROTO, EPERM, ENETDOWN, ENETUNREACH, EHOSTUNREACH, EHOSTDOWN, ENONET, EOPNOTSUPP, ETIMEDOUT:
                 // The connection died before it was accepted, or a transient
                 // network condition: keep accepting.
                 break
             default:
                 if lifecycle == .open {
-                    logger.error("accept failed; the listener stops", metadata: ["address": "\(localAddress)", "error": "\(Errno(rawValue: -result))"])
-                    end(with: IOError("accept", result: result))
+                    logger.error("accept failed; the listener stops", metadata: ["address": "\(localAddress)", "error": "\(errno)"])
+                    end(with: IOError("accept", errno))
                 }
             }
         }
@@ -404,8 +406,8 @@ public final class TCPListener: @unchecked Sendable {
 }
 
 extension TCPListener: CompletionHandler {
-    package func ringCompleted(result: Int32, flags: UInt32, context: UInt64) {
-        acceptCompleted(result: result, flags: flags)
+    package func completed(_ completion: Completion, context: UInt64) {
+        acceptCompleted(completion)
     }
 }
 
