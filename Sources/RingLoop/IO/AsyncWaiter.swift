@@ -24,6 +24,11 @@ final class AsyncWaiter<Value: Sendable>: @unchecked Sendable {
     /// Cleared once the waiter is resumed (which also breaks the cycle it
     /// usually forms with the I/O object).
     var onCancel: (() -> Void)?
+    /// Set by an operation whose `onCancel` may not know yet whether it did
+    /// something (a send the kernel holds): the waiter is then not resumed
+    /// with `CancellationError` after `onCancel`; the operation resumes it
+    /// with what happened.
+    var cancellationIsDeferred = false
 
     /// Whether the caller is still waiting for an outcome.
     var isWaiting: Bool {
@@ -57,6 +62,7 @@ final class AsyncWaiter<Value: Sendable>: @unchecked Sendable {
             if let action = onCancel {
                 onCancel = nil
                 action()
+                if cancellationIsDeferred { return }
             }
             resume(.failure(CancellationError()))
         case .cancelledEarly, .done:
@@ -72,6 +78,8 @@ extension EventLoop {
     func awaitOperation<Value: Sendable>(
         _ start: @escaping @Sendable (AsyncWaiter<Value>) -> Void
     ) async throws -> Value {
+        // An operation a cancelled task asks for is not started at all.
+        try Task.checkCancellation()
         let waiter = AsyncWaiter<Value>()
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in

@@ -488,6 +488,10 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Whether the loop has completely shut down.
     public var isShutDown: Bool { lock.withLock { shutDownComplete } }
+
+    /// Whether a shutdown has been requested (or has finished): the loop takes
+    /// no new I/O objects. Safe from any thread.
+    var isShuttingDown: Bool { lock.withLock { shutdownRequested || shutDownComplete } }
 }
 
 extension EventLoop: CustomStringConvertible {

@@ -65,8 +65,10 @@ public final class UDPSocket: @unchecked Sendable {
 
     /// Binds a UDP socket to `address` (port 0: the kernel picks one). Safe
     /// from any thread.
-    /// - Throws: `IOError` from `socket`, `setsockopt` or `bind` (`.addressInUse`…).
-    public static func bind(to address: SocketAddress, on loop: EventLoop, reuseAddress: Bool = false) throws(IOError) -> UDPSocket {
+    /// - Throws: `IOError` from `socket`, `setsockopt` or `bind` (`.addressInUse`…);
+    ///   `RingLoopError.shutDown` if `loop` has shut down (or is shutting down).
+    public static func bind(to address: SocketAddress, on loop: EventLoop, reuseAddress: Bool = false) throws -> UDPSocket {
+        guard !loop.isShuttingDown else { throw RingLoopError.shutDown }
         guard address.family != .unix else { throw IOError("bind", .addressFamilyNotSupported) }
         let fd = try Socket.open(family: address.addressFamily, type: Int32(SOCK_DGRAM.rawValue))
         do throws(IOError) {

@@ -12,6 +12,13 @@ import DequeModule
 /// value in tests). A write of several buffers puts its completion on every
 /// entry, with `last` on the final one: any failure reports it (the owner's
 /// completion ignores all but the first outcome), success needs the last.
+///
+/// Cancellation: a cancelled write the kernel has not been handed is
+/// dropped and fails with `CancellationError` (nothing of it was sent). One
+/// the in-flight send covers is only marked; when that send completes, the
+/// write succeeds if the kernel took all of it, fails with
+/// `RingLoopError.partialWrite` (and breaks the output) if it took part of
+/// it, and with `CancellationError` if it took none.
 struct OutboundQueue<Completion> {
     /// What an entry sends.
     enum Payload {
@@ -33,8 +40,11 @@ struct OutboundQueue<Completion> {
         var completion: Completion?
         /// The final entry of its write: success is reported here.
         var last: Bool
+        /// Bytes of its write sent before this entry's unsent bytes.
+        var sentBefore: Int
         var partlySent = false
-        /// The caller cancelled while the kernel had it (already resumed).
+        /// The caller cancelled while the in-flight send covered its write:
+        /// resolved when that send completes.
         var cancelled = false
     }
 
@@ -94,7 +104,8 @@ struct OutboundQueue<Completion> {
 
     /// Queues a write; returns its outcome when it is decided at once (the
     /// output refuses it, or it is empty).
-    mutating func enqueue(_ payload: Payload, count: Int, completion: Completion?, last: Bool = true) -> Outcome? {
+    /// `writeOffset`: bytes of the same write queued before this entry.
+    mutating func enqueue(_ payload: Payload, count: Int, completion: Completion?, last: Bool = true, writeOffset: Int = 0) -> Outcome? {
         if let error = refusal {
             return completion.map { Outcome(completion: $0, result: .failure(error)) }
         }
@@ -102,7 +113,7 @@ struct OutboundQueue<Completion> {
             return last ? completion.map { Outcome(completion: $0, result: .success(())) } : nil
         }
         if case .shutdown = payload { output = .shutdownQueued }
-        entries.append(Entry(payload: payload, start: 0, count: count, completion: completion, last: last))
+        entries.append(Entry(payload: payload, start: 0, count: count, completion: completion, last: last, sentBefore: writeOffset))
         tailIsStaged = false
         queuedBytes += count
         return nil
@@ -115,7 +126,7 @@ struct OutboundQueue<Completion> {
         if tailIsStaged, !entries.isEmpty {
             entries[entries.count - 1].count += count
         } else {
-            entries.append(Entry(payload: .staged, start: offset, count: count, completion: nil, last: true))
+            entries.append(Entry(payload: .staged, start: offset, count: count, completion: nil, last: true, sentBefore: 0))
             stagedEntries += 1
             tailIsStaged = true
         }
@@ -155,8 +166,9 @@ struct OutboundQueue<Completion> {
         sendCoverage = nil
     }
 
-    /// The in-flight send took `sent` bytes: whole writes at the head finish.
-    mutating func sendCompleted(sent: Int) -> [Outcome] {
+    /// The in-flight send took `sent` bytes: whole writes at the head finish,
+    /// then the cancelled writes it covered are resolved.
+    mutating func sendCompleted(sent: Int) -> (outcomes: [Outcome], untracked: Bool) {
         sendCoverage = nil
         var outcomes: [Outcome] = []
         var left = sent
@@ -174,31 +186,56 @@ struct OutboundQueue<Completion> {
             } else {
                 entries[0].start += left
                 entries[0].count -= left
+                entries[0].sentBefore += left
                 entries[0].partlySent = true
                 queuedBytes -= left
                 left = 0
             }
         }
-        return outcomes
+        guard hasCancelled else { return (outcomes, false) }
+        let resolved = resolveCancelled()
+        return (outcomes + resolved.outcomes, resolved.untracked)
     }
 
-    /// The in-flight send came back cancelled (`-ECANCELED`) while the
-    /// connection stays open: writes the caller cancelled that the kernel never
-    /// started are dropped; a partly sent one breaks the output.
-    mutating func sendCancelled() -> (outcomes: [Outcome], untracked: Bool) {
+    /// The in-flight send ended without sending anything (cancelled,
+    /// `-EAGAIN`): the cancelled writes it covered are resolved.
+    mutating func sendEndedUnsent() -> (outcomes: [Outcome], untracked: Bool) {
         sendCoverage = nil
-        if entries.contains(where: { $0.cancelled && $0.partlySent }) {
-            return fail(IOError("send", .canceled))
-        }
-        var index = 0
+        guard hasCancelled else { return ([], false) }
+        return resolveCancelled()
+    }
+
+    private var hasCancelled: Bool { entries.contains(where: \.cancelled) }
+
+    /// Settles every cancelled write (no send is in flight): one with bytes
+    /// sent fails with `partialWrite` and breaks the output; one without is
+    /// dropped and fails with `CancellationError`.
+    /// `start`: the first entry the in-flight send does not cover.
+    private mutating func resolveCancelled(from start: Int = 0) -> (outcomes: [Outcome], untracked: Bool) {
+        var outcomes: [Outcome] = []
+        var index = start
         while index < entries.count {
-            if entries[index].cancelled {
-                remove(at: index)
-            } else {
+            guard entries[index].cancelled else {
                 index += 1
+                continue
+            }
+            let first = entries[index]
+            var end = index
+            while !entries[end].last, end + 1 < entries.count, entries[end + 1].cancelled { end += 1 }
+            for _ in index...end { remove(at: index) }
+            if first.sentBefore > 0 {
+                if let completion = first.completion {
+                    let error = RingLoopError.partialWrite(operation: "write", bytesSent: first.sentBefore)
+                    outcomes.append(Outcome(completion: completion, result: .failure(error)))
+                }
+                let broken = fail(IOError("send", .canceled))
+                return (outcomes + broken.outcomes, broken.untracked)
+            }
+            if let completion = first.completion {
+                outcomes.append(Outcome(completion: completion, result: .failure(CancellationError())))
             }
         }
-        return ([], false)
+        return (outcomes, false)
     }
 
     /// The in-flight shutdown answered. `open`: the connection is not closing.
@@ -218,7 +255,7 @@ struct OutboundQueue<Completion> {
             report = .failure(RingLoopError.closed)
         case .cancelled where entry.cancelled:
             output = .open
-            report = nil
+            report = .failure(CancellationError())
         case .cancelled:
             entries.prepend(entry)
             report = nil
@@ -233,34 +270,36 @@ struct OutboundQueue<Completion> {
     struct Cancellation {
         /// Whether any entry belonged to the write.
         var found = false
-        /// The in-flight send covers part of the write: cancel it.
+        /// The in-flight send covers part of the write: cancel it; the write
+        /// is resolved when the send completes.
         var cancelSend = false
-        /// Outcomes of writes failed because the output broke.
+        /// Outcomes decided now: the cancelled write's own, and those of
+        /// writes failed because the output broke.
         var outcomes: [Outcome] = []
         /// A write without a completion was lost to the break (see `fail`).
         var untracked = false
     }
 
-    /// The caller of the write whose entries match gave up (the owner resumes
-    /// it with `CancellationError`): entries the kernel has not started are
-    /// dropped; entries the in-flight send covers are marked; a write already
-    /// partly sent by an earlier send breaks the output.
+    /// The caller of the write whose entries match gave up. A write the
+    /// kernel has not been handed is settled now (see the type's notes); one
+    /// the in-flight send covers is marked, and settled when the send completes.
     mutating func cancel(where matches: (Completion) -> Bool) -> Cancellation {
         var result = Cancellation()
-        var broken = false
-        for index in entries.indices.reversed() {
+        var covered = false
+        var inFlight = sendCoverage ?? 0
+        if case .shutdown = entries.first?.payload, inFlight > 0 { inFlight = 1 }
+        for index in entries.indices {
             guard let completion = entries[index].completion, matches(completion) else { continue }
             result.found = true
-            let inFlight = index < (sendCoverage ?? 0)
-            if !inFlight && !entries[index].partlySent {
-                remove(at: index)
-            } else {
-                entries[index].cancelled = true
-                entries[index].completion = nil
-                if inFlight { result.cancelSend = true } else { broken = true }
-            }
+            entries[index].cancelled = true
+            if index < inFlight { covered = true }
         }
-        if broken { (result.outcomes, result.untracked) = fail(IOError("send", .canceled)) }
+        guard result.found else { return result }
+        if covered {
+            result.cancelSend = true
+        } else {
+            (result.outcomes, result.untracked) = resolveCancelled(from: inFlight)
+        }
         return result
     }
 
@@ -279,7 +318,7 @@ struct OutboundQueue<Completion> {
         while let entry = entries.popFirst() {
             if let completion = entry.completion {
                 outcomes.append(Outcome(completion: completion, result: .failure(error)))
-            } else if !entry.cancelled {
+            } else {
                 untracked = true
             }
         }

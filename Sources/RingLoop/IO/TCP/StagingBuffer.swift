@@ -3,12 +3,20 @@
 ///
 /// The in-flight send may point into the buffer, so a buffer replaced while
 /// a send is in flight is retired, not freed, until `sendFinished()`.
+///
+/// Memory is bounded: doubling stops at `limit` (the connection's write
+/// high watermark; past it a buffer grows only to what its bytes need), and
+/// once everything is sent a buffer larger than `minimumCapacity` is freed,
+/// so an idle connection holds at most that much.
 /// Ownership: the buffer (and the retired ones) belong to this value, which
 /// belongs to its connection; the kernel reads them until the send's final CQE.
 struct StagingBuffer: ~Copyable {
-    /// Capacity below which a buffer is never allocated.
+    /// Capacity below which a buffer is never allocated, and the most an
+    /// idle connection keeps (small writes then allocate nothing).
     static let minimumCapacity = 4096
 
+    /// Capacity up to which the buffer grows by doubling.
+    let limit: Int
     private(set) var base: UnsafeMutableRawPointer?
     private(set) var capacity = 0
     /// Bytes at the start of the buffer in use (sent or not).
@@ -16,7 +24,9 @@ struct StagingBuffer: ~Copyable {
     /// Replaced buffers an in-flight send may still read.
     private var retired: [UnsafeMutableRawPointer] = []
 
-    init() {}
+    init(limit: Int) {
+        self.limit = limit
+    }
 
     deinit {
         base?.deallocate()
@@ -41,7 +51,7 @@ struct StagingBuffer: ~Copyable {
     }
 
     private mutating func grow(toFit needed: Int, sendInFlight: Bool) {
-        let newCapacity = max(capacity * 2, needed, StagingBuffer.minimumCapacity)
+        let newCapacity = max(min(capacity * 2, limit), needed, StagingBuffer.minimumCapacity)
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
         if let base {
             buffer.copyMemory(from: base, byteCount: used)
@@ -78,8 +88,13 @@ struct StagingBuffer: ~Copyable {
     }
 
     /// No staged byte is queued and no send is in flight: the whole buffer
-    /// is free space again.
+    /// is free space again; a large one is freed.
     mutating func drained() {
         used = 0
+        if capacity > StagingBuffer.minimumCapacity, let base {
+            base.deallocate()
+            self.base = nil
+            capacity = 0
+        }
     }
 }

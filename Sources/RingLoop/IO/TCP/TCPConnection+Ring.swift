@@ -39,10 +39,22 @@ extension TCPConnection {
         // limit (a multishot burst could overshoot by the socket's whole
         // receive buffer before a cancel lands).
         var multishot = resources.multishotReceive
-        if case .async = input.mode { multishot = false }
+        // A handler's connection belongs to the loop until it closes: its
+        // receive holds it. The async reader's receive goes through a relay
+        // that holds the connection weakly, so a connection its user dropped
+        // (without close) is released, and its deinit ends the receive.
+        let handler: CompletionHandler
+        if case .async = input.mode {
+            multishot = false
+            let relay = self.relay ?? ReceiveRelay(connection: self, buffers: ring)
+            self.relay = relay
+            handler = relay
+        } else {
+            handler = self
+        }
         do {
             receiveID = try eventLoop.submitOperation(
-                .receive(fd: fd, bufferGroup: group, multishot: multishot), handler: self, context: Context.receive)
+                .receive(fd: fd, bufferGroup: group, multishot: multishot), handler: handler, context: Context.receive)
             receiveCancelRequested = false
         } catch {
             loopShutDown()
@@ -166,6 +178,29 @@ extension TCPConnection: CompletionHandler {
         case Context.receive: receiveCompleted(completion)
         case Context.send: sendCompleted(completion)
         default: shutdownCompleted(completion)
+        }
+    }
+}
+
+/// Forwards the async reader's receive completions to a connection it holds
+/// weakly. Once the connection is gone (dropped without close; its deinit
+/// cancels the receive), a completion only returns its buffer to the group.
+final class ReceiveRelay: CompletionHandler {
+    // Read on the loop thread only; the weak reference turns nil atomically
+    // when the connection is released on any thread.
+    weak var connection: TCPConnection?
+    private let buffers: BufferRing
+
+    init(connection: TCPConnection, buffers: BufferRing) {
+        self.connection = connection
+        self.buffers = buffers
+    }
+
+    func completed(_ completion: Completion, context: UInt64) {
+        if let connection {
+            connection.completed(completion, context: context)
+        } else if let id = buffers.take(completion.bufferID) {
+            buffers.recycle(id)
         }
     }
 }

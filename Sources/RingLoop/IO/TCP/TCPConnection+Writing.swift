@@ -107,22 +107,28 @@ extension TCPConnection {
 
     private func enqueue(_ chunks: [[UInt8]], completion: WriteCompletion) {
         let nonEmpty = chunks.filter { !$0.isEmpty }
+        var offset = 0
         for (i, chunk) in nonEmpty.enumerated() {
-            enqueue(.bytes(chunk), count: chunk.count, completion: completion, last: i == nonEmpty.count - 1)
+            enqueue(.bytes(chunk), count: chunk.count, completion: completion, last: i == nonEmpty.count - 1, writeOffset: offset)
+            offset += chunk.count
         }
         if nonEmpty.isEmpty { enqueue(.bytes([]), count: 0, completion: completion) }
     }
 
-    private func enqueue(_ payload: OutboundQueue<WriteCompletion>.Payload, count: Int, completion: WriteCompletion, last: Bool = true) {
+    private func enqueue(
+        _ payload: OutboundQueue<WriteCompletion>.Payload, count: Int, completion: WriteCompletion,
+        last: Bool = true, writeOffset: Int = 0
+    ) {
         if lifecycle != .open || closeWhenFlushed {
             complete(completion, .failure(RingLoopError.closed))
             return
         }
-        if let outcome = outbound.enqueue(payload, count: count, completion: completion, last: last) {
+        if let outcome = outbound.enqueue(payload, count: count, completion: completion, last: last, writeOffset: writeOffset) {
             complete(outcome.completion, outcome.result)
             return
         }
         if case let .waiter(waiter) = completion, waiter.onCancel == nil {
+            waiter.cancellationIsDeferred = true
             waiter.onCancel = { [self] in cancelWrite(waiter) }
         }
         updateWritability()
@@ -140,16 +146,19 @@ extension TCPConnection {
         for outcome in outcomes { complete(outcome.completion, outcome.result) }
     }
 
-    /// A task awaiting a write was cancelled: drop its buffers the kernel has
-    /// not started on; cancel the send that holds them; a write already partly
-    /// sent (by an earlier send) breaks the output.
+    /// A task awaiting a write was cancelled: a write the kernel has not
+    /// been handed fails with `CancellationError` now; one the in-flight send
+    /// covers is settled when the send completes (success, `partialWrite`,
+    /// or `CancellationError` if nothing of it went out).
     private func cancelWrite(_ waiter: AsyncWaiter<Void>) {
         let cancellation = outbound.cancel(where: {
             if case let .waiter(w) = $0 { return w === waiter }
             return false
         })
-        guard cancellation.found else { return }
-        waiter.resume(.failure(CancellationError()))
+        guard cancellation.found else {
+            waiter.resume(.failure(CancellationError()))
+            return
+        }
         if cancellation.cancelSend { cancelSend() }
         complete(cancellation.outcomes)
         if cancellation.untracked { reportFailure(IOError("send", .canceled)) }
@@ -246,17 +255,15 @@ extension TCPConnection {
         sendEnded()
         switch outcome {
         case let .sent(count):
-            complete(outbound.sendCompleted(sent: count))
-        case .retry:
-            break
+            let (outcomes, untracked) = outbound.sendCompleted(sent: count)
+            complete(outcomes)
+            if untracked { reportFailure(IOError("send", .canceled)) }
+        case .retry, .cancelled:
+            let (outcomes, untracked) = outbound.sendEndedUnsent()
+            complete(outcomes)
+            if untracked { reportFailure(IOError("send", .canceled)) }
         case .shutDown:
             loopShutDown()
-        case .cancelled:
-            if lifecycle == .open {
-                let (outcomes, untracked) = outbound.sendCancelled()
-                complete(outcomes)
-                if untracked { reportFailure(IOError("send", .canceled)) }
-            }
         case let .failed(error):
             breakOutput(error)
         }

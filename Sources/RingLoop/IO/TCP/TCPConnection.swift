@@ -87,6 +87,12 @@ public final class TCPConnection: @unchecked Sendable {
     var lifecycle = Lifecycle.open
     /// `close(afterPendingWrites: true)` waits for the queue to drain.
     var closeWhenFlushed = false
+    /// Resets the connection if the flush takes longer than its timeout.
+    var flushTimer: TimerNode?
+    /// The flush timed out: the connection was reset.
+    var flushTimedOut = false
+    /// Closes after pending writes, completed once the descriptor is released.
+    var flushFutures: [Future<Void>] = []
 
     // MARK: Read side
     /// Who reads, what is kept for them, how the stream ended.
@@ -100,6 +106,8 @@ public final class TCPConnection: @unchecked Sendable {
     var buffers: BufferRing?
     var receiveID: OperationID?
     var receiveCancelRequested = false
+    /// The async reader's receives complete through it (see `ReceiveRelay`).
+    var relay: ReceiveRelay?
 
     // MARK: Write side
     /// Who learns a write's outcome.
@@ -111,7 +119,7 @@ public final class TCPConnection: @unchecked Sendable {
     var outbound = OutboundQueue<WriteCompletion>(
         highWatermark: TCPConnection.writeHighWatermark, lowWatermark: TCPConnection.writeLowWatermark)
     /// Bytes written with `write(copying:)`; staged entries point into it.
-    var staging = StagingBuffer()
+    var staging = StagingBuffer(limit: TCPConnection.writeHighWatermark)
     /// msghdr + iovecs for vectored sends, allocated on first use.
     lazy var vector = MessageVector(capacity: TCPConnection.maxIOVecs)
     var sendID: OperationID?
@@ -142,8 +150,17 @@ public final class TCPConnection: @unchecked Sendable {
         if isTCP { applyInitial(options) }
     }
 
+    /// A connection its user dropped without closing: only the async
+    /// reader's receive can still be in flight (every other operation holds
+    /// the connection). Cancel it by id (the descriptor number may be reused
+    /// once closed; the kernel keeps the socket until the cancel lands).
     deinit {
-        if fd >= 0 { Socket.close(fd) }
+        guard fd >= 0 else { return }
+        if let id = receiveID {
+            let loop = eventLoop
+            loop.execute { loop.cancelOperation(id) }
+        }
+        Socket.close(fd)
     }
 
     // MARK: Introspection (tests)

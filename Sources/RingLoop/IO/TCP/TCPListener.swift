@@ -111,8 +111,10 @@ public final class TCPListener: @unchecked Sendable {
     /// A Unix domain path must not exist yet (remove a stale socket file
     /// first); the listener removes the file it created when it closes.
     /// - Throws: `IOError` from `socket`, `setsockopt`, `bind` (`.addressInUse`…)
-    ///   or `listen`.
-    public static func bind(to address: SocketAddress, on loop: EventLoop, options: Options = Options()) throws(IOError) -> TCPListener {
+    ///   or `listen`; `RingLoopError.shutDown` if `loop` has shut down (or is
+    ///   shutting down), before any socket is opened.
+    public static func bind(to address: SocketAddress, on loop: EventLoop, options: Options = Options()) throws -> TCPListener {
+        guard !loop.isShuttingDown else { throw RingLoopError.shutDown }
         let fd = try Socket.open(family: address.addressFamily, type: Int32(SOCK_STREAM.rawValue))
         do throws(IOError) {
             if address.family != .unix {
@@ -139,13 +141,14 @@ public final class TCPListener: @unchecked Sendable {
     /// `SO_REUSEPORT`, so each loop accepts (and serves) its share of the
     /// connections. With port 0, the first listener picks the port and the
     /// others join it. Safe from any thread.
-    /// - Throws: `IOError`; listeners already bound are closed again.
-    public static func bind(to address: SocketAddress, on group: EventLoopGroup, options: Options = Options()) throws(IOError) -> [TCPListener] {
+    /// - Throws: `IOError`, or `RingLoopError.shutDown` if a loop has shut
+    ///   down; listeners already bound are closed again.
+    public static func bind(to address: SocketAddress, on group: EventLoopGroup, options: Options = Options()) throws -> [TCPListener] {
         var options = options
         options.reusePort = true
         var listeners: [TCPListener] = []
         var target = address
-        do throws(IOError) {
+        do {
             for loop in group.loops {
                 let listener = try bind(to: target, on: loop, options: options)
                 target = listener.localAddress

@@ -25,13 +25,13 @@ struct OutboundQueueTests {
         check(q.enqueue(bytes(10), count: 10, completion: 1) == nil)
         check(q.enqueue(bytes(5), count: 5, completion: 2) == nil)
         q.sendStarted(covering: 2)
-        check(q.sendCompleted(sent: 4).isEmpty)
+        check(q.sendCompleted(sent: 4).outcomes.isEmpty)
         check(q.queuedBytes == 11)
         check(q.entries.first?.start == 4 && q.entries.first?.partlySent == true)
         q.sendStarted(covering: 2)
-        check(succeeded(q.sendCompleted(sent: 6)) == [1])
+        check(succeeded(q.sendCompleted(sent: 6).outcomes) == [1])
         q.sendStarted(covering: 1)
-        check(succeeded(q.sendCompleted(sent: 5)) == [2])
+        check(succeeded(q.sendCompleted(sent: 5).outcomes) == [2])
         check(q.isEmpty && q.queuedBytes == 0)
     }
 
@@ -39,7 +39,7 @@ struct OutboundQueueTests {
         var q = queue()
         for i in 1...3 { _ = q.enqueue(bytes(3), count: 3, completion: i) }
         q.sendStarted(covering: 3)
-        check(succeeded(q.sendCompleted(sent: 7)) == [1, 2])
+        check(succeeded(q.sendCompleted(sent: 7).outcomes) == [1, 2])
         check(q.entries.count == 1 && q.entries[0].count == 2)
     }
 
@@ -48,9 +48,9 @@ struct OutboundQueueTests {
         _ = q.enqueue(bytes(2), count: 2, completion: 9, last: false)
         _ = q.enqueue(bytes(2), count: 2, completion: 9, last: true)
         q.sendStarted(covering: 2)
-        check(q.sendCompleted(sent: 2).isEmpty)
+        check(q.sendCompleted(sent: 2).outcomes.isEmpty)
         q.sendStarted(covering: 1)
-        check(succeeded(q.sendCompleted(sent: 2)) == [9])
+        check(succeeded(q.sendCompleted(sent: 2).outcomes) == [9])
     }
 
     @Test func anEmptyWriteCompletesAtOnceAndQueuesNothing() {
@@ -67,10 +67,10 @@ struct OutboundQueueTests {
         q.enqueueStaged(offset: 0, count: 1)
         check(q.updateWritability() && !q.isWritable, "above it: not writable")
         q.sendStarted(covering: 2)
-        _ = q.sendCompleted(sent: 6)
+        _ = q.sendCompleted(sent: 6).outcomes
         check(!q.updateWritability() && !q.isWritable, "5 queued: above the low watermark")
         q.sendStarted(covering: 2)
-        _ = q.sendCompleted(sent: 1)
+        _ = q.sendCompleted(sent: 1).outcomes
         check(q.updateWritability() && q.isWritable, "4 queued: at the low watermark")
         check(!q.updateWritability(), "reported once")
     }
@@ -85,60 +85,102 @@ struct OutboundQueueTests {
         check(q.entries.count == 3 && q.stagedEntries == 2)
         check(q.firstStagedOffset == 0)
         q.sendStarted(covering: 3)
-        _ = q.sendCompleted(sent: 10)
+        _ = q.sendCompleted(sent: 10).outcomes
         check(q.firstStagedOffset == 10 && q.stagedEntries == 1)
         q.stagedBytesMoved(by: 10)
         check(q.firstStagedOffset == 0)
     }
 
-    @Test func cancellingAQueuedWriteDropsItAndKeepsTheOthers() {
+    private func error(_ outcome: Queue.Outcome?) -> (any Error)? {
+        guard let outcome, case let .failure(error) = outcome.result else { return nil }
+        return error
+    }
+
+    @Test func cancellingAQueuedWriteFailsItWithCancellationAndKeepsTheOthers() {
         var q = queue()
         for i in 1...3 { _ = q.enqueue(bytes(4), count: 4, completion: i) }
         q.sendStarted(covering: 1)
         let cancellation = q.cancel(where: { $0 == 2 })
-        check(cancellation.found && !cancellation.cancelSend && cancellation.outcomes.isEmpty)
+        check(cancellation.found && !cancellation.cancelSend)
+        check(cancellation.outcomes.map(\.completion) == [2] && error(cancellation.outcomes.first) is CancellationError)
         check(q.entries.map(\.completion) == [1, 3] && q.queuedBytes == 8)
     }
 
-    @Test func cancellingAWriteTheSendCoversAsksToCancelTheSend() {
+    @Test func aCancelledWriteTheSendCoversWaitsForTheSend() {
+        var q = queue()
+        _ = q.enqueue(bytes(4), count: 4, completion: 1)
+        q.sendStarted(covering: 1)
+        let cancellation = q.cancel(where: { $0 == 1 })
+        check(cancellation.found && cancellation.cancelSend && cancellation.outcomes.isEmpty, "not decided yet")
+        check(q.entries[0].cancelled)
+    }
+
+    @Test func aCancelledWriteTheKernelSentWholeSucceeds() {
+        var q = queue()
+        _ = q.enqueue(bytes(4), count: 4, completion: 1)
+        q.sendStarted(covering: 1)
+        _ = q.cancel(where: { $0 == 1 })
+        let (outcomes, _) = q.sendCompleted(sent: 4)
+        check(succeeded(outcomes) == [1] && q.isEmpty && q.refusal == nil)
+    }
+
+    @Test func aCancelledWriteTheKernelNeverStartedFailsWithCancellationAndTheStreamGoesOn() {
         var q = queue()
         _ = q.enqueue(bytes(4), count: 4, completion: 1)
         _ = q.enqueue(bytes(4), count: 4, completion: 2)
         q.sendStarted(covering: 2)
-        let cancellation = q.cancel(where: { $0 == 1 })
-        check(cancellation.found && cancellation.cancelSend)
-        check(q.entries[0].cancelled && q.entries[0].completion == nil)
-        // The kernel had not started it: the cancelled send drops it, the rest stays.
-        let (outcomes, _) = q.sendCancelled()
-        check(outcomes.isEmpty)
-        check(q.entries.map(\.completion) == [2] && q.queuedBytes == 4)
-        check(q.refusal == nil)
+        _ = q.cancel(where: { $0 == 1 })
+        let (outcomes, untracked) = q.sendEndedUnsent()
+        check(outcomes.map(\.completion) == [1] && error(outcomes.first) is CancellationError && !untracked)
+        check(q.entries.map(\.completion) == [2] && q.queuedBytes == 4 && q.refusal == nil)
     }
 
-    @Test func aCancelledWriteThatWasPartlySentBreaksTheOutput() {
+    @Test func aCancelledWriteTheKernelSentPartOfFailsWithTheCountAndBreaksTheOutput() {
         var q = queue()
         _ = q.enqueue(bytes(8), count: 8, completion: 1)
         _ = q.enqueue(bytes(4), count: 4, completion: 2)
         q.sendStarted(covering: 2)
-        _ = q.sendCompleted(sent: 3)
-        let cancellation = q.cancel(where: { $0 == 1 })
-        check(cancellation.found && !cancellation.cancelSend)
-        check(failed(cancellation.outcomes) == [2], "the write behind it fails")
+        _ = q.cancel(where: { $0 == 1 })
+        let (outcomes, _) = q.sendCompleted(sent: 3)
+        check(error(outcomes.first(where: { $0.completion == 1 })) as? RingLoopError == .partialWrite(operation: "write", bytesSent: 3))
+        check(failed(outcomes) == [1, 2], "the write behind it fails too")
         check(q.isEmpty && q.queuedBytes == 0)
         check((q.refusal as? IOError) == IOError("send", .canceled))
     }
 
-    @Test func aCancelledSendWithAPartlySentCancelledWriteBreaksTheOutput() {
+    @Test func aWritePartlySentByAnEarlierSendFailsWithTheCountWhenCancelled() {
         var q = queue()
         _ = q.enqueue(bytes(8), count: 8, completion: 1)
         q.sendStarted(covering: 1)
-        _ = q.sendCompleted(sent: 3)
-        q.sendStarted(covering: 1)
-        _ = q.cancel(where: { $0 == 1 })
+        _ = q.sendCompleted(sent: 5)
         q.enqueueStaged(offset: 0, count: 2)
-        let (outcomes, untracked) = q.sendCancelled()
-        check(outcomes.isEmpty && untracked, "the staged bytes behind it are lost")
+        let cancellation = q.cancel(where: { $0 == 1 })
+        check(!cancellation.cancelSend)
+        check(error(cancellation.outcomes.first) as? RingLoopError == .partialWrite(operation: "write", bytesSent: 5))
+        check(cancellation.untracked, "the staged bytes behind it are lost")
         check(q.refusal != nil)
+    }
+
+    @Test func aCancelledMultiBufferWriteCountsWhatItsEarlierBuffersSent() {
+        var q = queue()
+        _ = q.enqueue(bytes(4), count: 4, completion: 1, last: false, writeOffset: 0)
+        _ = q.enqueue(bytes(4), count: 4, completion: 1, last: true, writeOffset: 4)
+        q.sendStarted(covering: 2)
+        _ = q.cancel(where: { $0 == 1 })
+        let (outcomes, _) = q.sendCompleted(sent: 6)
+        check(error(outcomes.first) as? RingLoopError == .partialWrite(operation: "write", bytesSent: 6))
+        check(q.isEmpty)
+    }
+
+    @Test func cancellingAnUncoveredWriteLeavesACoveredCancelledOneToItsSend() {
+        var q = queue()
+        _ = q.enqueue(bytes(4), count: 4, completion: 1)
+        q.sendStarted(covering: 1)
+        _ = q.enqueue(bytes(4), count: 4, completion: 2)
+        _ = q.cancel(where: { $0 == 1 })
+        let second = q.cancel(where: { $0 == 2 })
+        check(second.outcomes.map(\.completion) == [2])
+        check(q.entries.count == 1 && q.entries[0].cancelled, "write 1 still belongs to the kernel")
     }
 
     @Test func aQueuedShutdownRefusesLaterWritesAndCompletesAfterTheBytes() {
@@ -148,7 +190,7 @@ struct OutboundQueueTests {
         check((q.refusal as? IOError) == IOError("send", .brokenPipe))
         check(failed([q.enqueue(bytes(1), count: 1, completion: 3)!]) == [3])
         q.sendStarted(covering: 2)
-        check(succeeded(q.sendCompleted(sent: 2)) == [1], "a send never consumes the shutdown marker")
+        check(succeeded(q.sendCompleted(sent: 2).outcomes) == [1], "a send never consumes the shutdown marker")
         q.sendStarted(covering: 1)
         check(succeeded(q.shutdownCompleted(.done, open: true)) == [2])
         check(q.isEmpty)
@@ -159,8 +201,18 @@ struct OutboundQueueTests {
         _ = q.enqueue(.shutdown, count: 0, completion: 1)
         q.sendStarted(covering: 1)
         check(q.cancel(where: { $0 == 1 }).cancelSend)
-        check(q.shutdownCompleted(.cancelled, open: true).isEmpty)
+        let outcomes = q.shutdownCompleted(.cancelled, open: true)
+        check(error(outcomes.first) is CancellationError)
         check(q.isEmpty && q.refusal == nil)
+    }
+
+    @Test func aCancelledShutdownTheKernelPerformedSucceeds() {
+        var q = queue()
+        _ = q.enqueue(.shutdown, count: 0, completion: 1)
+        q.sendStarted(covering: 1)
+        _ = q.cancel(where: { $0 == 1 })
+        check(succeeded(q.shutdownCompleted(.done, open: true)) == [1])
+        check(q.refusal != nil)
     }
 
     @Test func aShutdownCancelledByCloseFailsWithClosed() {
