@@ -10,16 +10,27 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "RingLoop", targets: ["RingLoop"]),
+        // Integrations live in products of their own, so that the core
+        // library's dependency graph stays swift-system/collections/log.
+        .library(name: "RingLoopServiceLifecycle", targets: ["RingLoopServiceLifecycle"]),
+        .library(name: "RingLoopMetrics", targets: ["RingLoopMetrics"]),
         .executable(name: "ringloop-demo", targets: ["RingLoopDemo"]),
         .executable(name: "ringloop-micro", targets: ["RingLoopMicro"]),
         .executable(name: "echo-server", targets: ["EchoServer"]),
         .executable(name: "echo-client", targets: ["EchoClient"]),
+        .executable(name: "async-echo-server", targets: ["AsyncEchoServer"]),
         .executable(name: "file-copy", targets: ["FileCopy"]),
+        .executable(name: "ringloop-alloc-counter", targets: ["AllocationCounts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // Only for `swift package generate-documentation` (scripts/docs); a
+        // command plugin, never linked into anything.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -34,6 +45,24 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // `EventLoopGroup` and `ThreadPool` as swift-service-lifecycle services.
+        .target(
+            name: "RingLoopServiceLifecycle",
+            dependencies: [
+                "RingLoop",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // Loop and pool statistics reported through swift-metrics.
+        .target(
+            name: "RingLoopMetrics",
+            dependencies: [
+                "RingLoop",
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
@@ -68,13 +97,60 @@ let package = Package(
         ),
         .executableTarget(
             name: "EchoClient",
-            dependencies: ["RingLoop"],
+            dependencies: ["RingLoop", "ExampleSupport"],
             path: "Examples/EchoClient",
+            swiftSettings: strict
+        ),
+        // The same echo service in the async style the README leads with.
+        .executableTarget(
+            name: "AsyncEchoServer",
+            dependencies: ["RingLoop", "ExampleSupport"],
+            path: "Examples/AsyncEchoServer",
+            swiftSettings: strict
+        ),
+        // What the examples share: one command-line parser.
+        .target(
+            name: "ExampleSupport",
+            path: "Examples/Shared",
+            swiftSettings: strict
+        ),
+        // Counts heap allocations per operation against checked-in
+        // thresholds (scripts/test runs it in release). The counting malloc
+        // lives in its own C target, linked only into this executable.
+        .target(
+            name: "CAllocCounter",
+            path: "Tests/CAllocCounter"
+        ),
+        .executableTarget(
+            name: "AllocationCounts",
+            dependencies: ["RingLoop", "CAllocCounter"],
+            path: "Tests/AllocationCounts",
+            exclude: ["thresholds.txt"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "RingLoopTests",
             dependencies: ["RingLoop", "FileCopy"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RingLoopServiceLifecycleTests",
+            dependencies: [
+                "RingLoop",
+                "RingLoopServiceLifecycle",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RingLoopMetricsTests",
+            dependencies: [
+                "RingLoop",
+                "RingLoopMetrics",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: strict
         ),
     ]

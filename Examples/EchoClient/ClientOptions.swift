@@ -1,3 +1,4 @@
+import ExampleSupport
 import RingLoop
 
 /// Command line of `echo-client`.
@@ -21,36 +22,20 @@ struct ClientOptions {
           traffic starts (e.g. to read the server's RSS); --duration 0 sends nothing.
         """
 
-    static func parse(_ arguments: [String]) -> Result<ClientOptions, UsageError> {
+    static func parse(_ arguments: [String]) throws(UsageError) -> ClientOptions {
+        let args = try CommandLineOptions(
+            arguments, usage: usage,
+            options: ["--host", "--port", "--connections", "--size", "--depth", "--duration", "--loops", "--hold"])
+        guard args.positional.isEmpty else { throw UsageError("unexpected argument \(args.positional[0])\n\(usage)") }
         var options = ClientOptions()
-        var loopsGiven = false
-        var rest = arguments[...]
-        while let flag = rest.popFirst() {
-            if flag == "--help" || flag == "-h" { return .failure(UsageError(usage)) }
-            guard let value = rest.popFirst() else { return .failure(UsageError("missing value for \(flag)\n\(usage)")) }
-            func int(_ range: ClosedRange<Int>) -> Int? {
-                guard let n = Int(value), range.contains(n) else { return nil }
-                return n
-            }
-            switch flag {
-            case "--host": options.host = value
-            case "--port": guard let n = int(1...65535) else { return .failure(UsageError("bad --port \(value)")) }; options.port = n
-            case "--connections": guard let n = int(1...1_000_000) else { return .failure(UsageError("bad --connections \(value)")) }; options.connections = n
-            case "--size": guard let n = int(1...(64 << 20)) else { return .failure(UsageError("bad --size \(value)")) }; options.size = n
-            case "--depth": guard let n = int(1...4096) else { return .failure(UsageError("bad --depth \(value)")) }; options.depth = n
-            case "--duration": guard let s = Double(value), s >= 0 else { return .failure(UsageError("bad --duration \(value)")) }; options.duration = .milliseconds(Int(s * 1000))
-            case "--hold": guard let s = Double(value), s >= 0 else { return .failure(UsageError("bad --hold \(value)")) }; options.hold = .milliseconds(Int(s * 1000))
-            case "--loops": guard let n = int(1...1024) else { return .failure(UsageError("bad --loops \(value)")) }; options.loops = n; loopsGiven = true
-            default: return .failure(UsageError("unknown option \(flag)\n\(usage)"))
-            }
-        }
-        if !loopsGiven { options.loops = max(1, min(System.coreCount, options.connections)) }
-        return .success(options)
+        options.host = args.string("--host") ?? options.host
+        options.port = try args.int("--port", in: 1...65535) ?? options.port
+        options.connections = try args.int("--connections", in: 1...1_000_000) ?? options.connections
+        options.size = try args.int("--size", in: 1...(64 << 20)) ?? options.size
+        options.depth = try args.int("--depth", in: 1...4096) ?? options.depth
+        options.duration = try args.seconds("--duration") ?? options.duration
+        options.hold = try args.seconds("--hold") ?? options.hold
+        options.loops = try args.int("--loops", in: 1...1024) ?? max(1, min(System.coreCount, options.connections))
+        return options
     }
-}
-
-/// A command-line mistake (or `--help`): the text to print.
-struct UsageError: Error {
-    let message: String
-    init(_ message: String) { self.message = message }
 }

@@ -1,3 +1,4 @@
+import ExampleSupport
 import RingLoop
 #if canImport(Glibc)
 import Glibc
@@ -11,11 +12,10 @@ import Glibc
 enum EchoClient {
     static func main() {
         let options: ClientOptions
-        switch ClientOptions.parse(Array(CommandLine.arguments.dropFirst())) {
-        case let .success(parsed): options = parsed
-        case let .failure(usage):
-            say(usage.message)
-            exit(usage.message == ClientOptions.usage ? 0 : 2)
+        do {
+            options = try ClientOptions.parse(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            error.exit()
         }
         do {
             let errors = try run(options)

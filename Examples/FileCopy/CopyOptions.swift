@@ -24,14 +24,20 @@ struct CopyOptions {
     var preallocate = true
     /// fsync the copy before renaming it into place.
     var sync = false
+    /// Write to an anonymous O_TMPFILE where the file system allows (no
+    /// command-line flag: tests turn it off to exercise the named fallback).
+    var anonymousTemporary = true
 
     static let usage = """
         usage: file-copy [options] SRC DST
 
         Copies the regular file SRC to DST (or into DST if it is a directory) with
-        a pipeline of io_uring reads and writes. The copy is written under a
-        temporary name next to DST and renamed into place when complete, so a
-        failed or interrupted copy leaves no partial destination.
+        a pipeline of io_uring reads and writes. The copy is written to an
+        anonymous file in DST's directory (or, where the file system lacks
+        O_TMPFILE, a hidden temporary name that a later run removes if the copy
+        was killed) and put in place when complete, so a failed or interrupted
+        copy leaves no partial destination. Files whose size reads as 0, like
+        those in /proc and /sys, are read until their end.
 
         options:
           -f, --force             replace DST if it exists

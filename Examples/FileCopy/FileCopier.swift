@@ -8,16 +8,18 @@ import Glibc
 ///
 /// 1. Check the source (a regular file) and the destination (absent, or
 ///    `--force`; a directory means "into it").
-/// 2. Write the copy to a temporary file next to the destination, with
+/// 2. Write the copy to a temporary file in the destination's directory
+///    (anonymous where the file system allows: `TemporaryCopy`), with
 ///    `queueDepth` blocks in flight: each slot reads a block into its own
 ///    buffer, writes it out, and takes the next block. Only the source's data
-///    extents are copied, so holes stay holes.
-/// 3. Set the size and permissions, optionally fsync and verify, then rename
-///    the temporary file into place. Any failure removes it.
+///    extents are copied, so holes stay holes. A source whose size reads as
+///    0 (procfs, sysfs) is read sequentially until EOF instead.
+/// 3. Set the size and permissions, optionally fsync and verify, then link
+///    or rename the temporary file into place. Any failure removes it.
 final class FileCopier: Sendable {
-    private let options: CopyOptions
-    private let loop: EventLoop
-    private let fs: FileSystem
+    let options: CopyOptions
+    let loop: EventLoop
+    let fs: FileSystem
 
     init(options: CopyOptions, loop: EventLoop) {
         self.options = options
@@ -36,28 +38,40 @@ final class FileCopier: Sendable {
         }
         let destination = try await resolveDestination(source: source, sourceStatus: sourceStatus)
 
+        // Named temporaries of copies that were killed (on a file system
+        // without O_TMPFILE) are removed here, as nothing else would.
+        TemporaryCopy.removeStale(near: destination)
+
         let input: File
         do { input = try await open(source, .readOnly, options: []) } catch { throw .io("open", options.source, error) }
-        let temporary = FileCopier.temporaryPath(for: destination)
-        let output: File
+        let temporary: TemporaryCopy
+        let mode: FileDescriptor.AccessMode = options.verify ? .readWrite : .writeOnly
         do {
-            output = try await open(temporary, options.verify ? .readWrite : .writeOnly,
-                                    options: [.create, .exclusiveCreate], permissions: [.ownerReadWrite])
+            temporary = try await TemporaryCopy.create(for: destination, anonymous: options.anonymousTemporary) { path, extra in
+                try await self.open(path, mode, options: extra, permissions: [.ownerReadWrite])
+            }
         } catch {
             try? await input.close()
             throw .io("create", destination.string, error)
         }
-        PartialFile.remember(temporary)
+        let output = temporary.file
+        if let path = temporary.path { PartialFile.remember(path) }
         do {
-            try await copy(from: input, to: output, status: sourceStatus, destination: destination)
+            if sourceStatus.size == 0 {
+                // procfs and sysfs report 0 for files that are not empty:
+                // read until EOF rather than trusting st_size.
+                try await copyToEndOfFile(from: input, to: output, permissions: sourceStatus.permissions, destination: destination)
+            } else {
+                try await copy(from: input, to: output, status: sourceStatus, destination: destination)
+            }
             try? await input.close()
-            do { try await output.close() } catch { throw CopyError.io("write", destination.string, error) }
-            try await rename(temporary, to: destination)
+            try await publish(temporary, as: destination)
             PartialFile.forget()
+            do { try await output.close() } catch { throw CopyError.io("write", destination.string, error) }
         } catch {
             try? await input.close()
             try? await output.close()
-            try? await fs.unlink(temporary)
+            await temporary.discard(fs: fs)
             PartialFile.forget()
             throw error as? CopyError ?? .io("copy", options.source, error)
         }
@@ -97,7 +111,7 @@ final class FileCopier: Sendable {
 
     /// Opens with O_DIRECT when asked, falling back to the page cache on a
     /// file system that refuses it (tmpfs answers EINVAL).
-    private func open(
+    func open(
         _ path: FilePath, _ mode: FileDescriptor.AccessMode,
         options extra: FileDescriptor.OpenOptions, permissions: FilePermissions? = nil
     ) async throws -> File {
@@ -211,9 +225,11 @@ final class FileCopier: Sendable {
         progress.finish(success: true)
     }
 
-    private func rename(_ temporary: FilePath, to destination: FilePath) async throws(CopyError) {
+    /// Gives the complete copy its name. An anonymous temporary is linked in
+    /// while still open (its fd names it); the caller closes it afterwards.
+    private func publish(_ temporary: TemporaryCopy, as destination: FilePath) async throws(CopyError) {
         do {
-            try await fs.rename(temporary, to: destination, replacingExisting: options.force)
+            try await temporary.publish(as: destination, replacing: options.force, fs: fs)
         } catch let error as IOError where error.errno == .fileExists {
             throw .failed("'\(destination)' exists (use --force to replace it)")
         } catch {
@@ -224,21 +240,12 @@ final class FileCopier: Sendable {
     /// One buffer per slot: registered with the ring when asked (falling back
     /// to plain buffers when the kernel refuses, e.g. a low RLIMIT_MEMLOCK).
     /// The registration lasts while the returned object lives.
-    private func makeBuffers() async -> ([FileBuffer], FixedBuffers?) {
+    func makeBuffers() async -> ([FileBuffer], FixedBuffers?) {
         if options.fixedBuffers,
            let fixed = try? await FixedBuffers.register(count: options.queueDepth, capacity: options.blockSize, on: loop) {
             return (fixed.buffers, fixed)
         }
         return ((0..<options.queueDepth).map { _ in FileBuffer(capacity: options.blockSize) }, nil)
-    }
-
-    /// `.DST.file-copy-PID-N` in DST's directory: same file system, so the
-    /// final rename is atomic.
-    static func temporaryPath(for destination: FilePath) -> FilePath {
-        let directory = destination.removingLastComponent()
-        let name = destination.lastComponent?.string ?? "copy"
-        let unique = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        return (directory.isEmpty ? FilePath(".") : directory).appending(".\(name).file-copy-\(unique)")
     }
 }
 

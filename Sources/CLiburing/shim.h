@@ -126,4 +126,60 @@ static inline void ringloop_set_thread_name(const char *name) {
     prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }
 
+// MARK: Processes and signals (Process/ reaches these through Ring/ProcessCalls.swift)
+
+#include <spawn.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+// glibc 2.29+/2.34+ names; SwiftGlibc's module hides them, so declare them here.
+extern int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *, const char *);
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *, int);
+
+static inline int ringloop_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+static inline int ringloop_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+
+extern int pipe2(int fds[2], int flags);
+static inline int ringloop_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+// Raw system calls (returns -1 and sets errno on failure).
+static inline int ringloop_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+static inline int ringloop_pidfd_send_signal(int pidfd, int sig) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+// signalfd4 with the kernel's 8-byte signal set; close-on-exec, blocking
+// (reads go through the ring, which polls).
+static inline int ringloop_signalfd(const sigset_t *mask) {
+    return (int)syscall(SYS_signalfd4, -1, mask, 8, O_CLOEXEC);
+}
+static inline int ringloop_tgkill(pid_t tid, int sig) {
+    return (int)syscall(SYS_tgkill, getpid(), tid, sig);
+}
+static inline pid_t ringloop_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+// IORING_OP_WAITID (Linux 6.7; liburing 2.3 has no helper and these headers
+// no waitid_flags field): fd = id, len = idtype, addr2 = infop,
+// file_index = options; everything else zero.
+static const int ringloop_OP_WAITID = 50;
+static inline void ringloop_prep_waitid(struct io_uring_sqe *sqe, idtype_t idtype, id_t id,
+                                        siginfo_t *info, int options) {
+    io_uring_prep_rw(ringloop_OP_WAITID, sqe, (int)id, NULL, (unsigned)idtype, 0);
+    sqe->addr2 = (unsigned long long)(uintptr_t)info;
+    sqe->file_index = (unsigned)options;
+    sqe->rw_flags = 0;
+}
+
+// The exit status or signal from a waitid(2) siginfo (si_code CLD_EXITED: the
+// exit code; CLD_KILLED/CLD_DUMPED: the signal).
+static inline int ringloop_siginfo_code(const siginfo_t *info) { return info->si_code; }
+static inline int ringloop_siginfo_status(const siginfo_t *info) { return info->si_status; }
+static inline int ringloop_siginfo_pid(const siginfo_t *info) { return info->si_pid; }
+
 #endif

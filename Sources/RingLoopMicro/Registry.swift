@@ -4,6 +4,7 @@ enum Registry {
     static func all() -> [BenchCase] {
         var cases: [BenchCase] = []
         cases += CoreBench.cases()
+        cases += TimerBench.cases()
         cases += PoolBench.cases()
         cases += SyncBench.cases()
         return cases

@@ -41,6 +41,9 @@ final class ChildProcess {
         }
     }
 
+    /// The child's process ID (0 once it has been waited for).
+    var processID: pid_t { pid }
+
     /// The next line the child wrote to its standard output (blocking).
     func readLine() -> String? {
         var line: [UInt8] = []
@@ -50,6 +53,12 @@ final class ChildProcess {
             line.append(byte)
         }
         return line.isEmpty ? nil : String(decoding: line, as: UTF8.self)
+    }
+
+    /// Writes one line to the child's standard input.
+    func send(_ line: String) {
+        let bytes = Array((line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(input, $0.baseAddress, $0.count) }
     }
 
     /// Closes the child's standard input (it sees EOF).
@@ -83,6 +92,17 @@ final class ChildProcess {
     static func report(_ line: String) {
         let bytes = Array((line + "\n").utf8)
         _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+    }
+
+    /// The next line of standard input (blocking), nil at EOF.
+    static func readInputLine() -> String? {
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while read(0, &byte, 1) == 1 {
+            if byte == UInt8(ascii: "\n") { return String(decoding: line, as: UTF8.self) }
+            line.append(byte)
+        }
+        return line.isEmpty ? nil : String(decoding: line, as: UTF8.self)
     }
 
     /// Blocks until standard input reaches EOF.

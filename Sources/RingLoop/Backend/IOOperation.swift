@@ -56,6 +56,9 @@ package enum IOOperation {
     /// Waits for `events` (`POLLIN`…) on `fd` (pidfd, signalfd readiness);
     /// with `multishot`, completes (with `hasMore`) each time until cancelled.
     case poll(fd: Int32, events: UInt32, multishot: Bool)
+    /// `waitid(P_PID, pid, info, WEXITED)`: waits for the child `pid` to exit
+    /// and reaps it, filling `info`. Check `supports` first (io_uring: Linux 6.7).
+    case waitid(pid: Int32, info: UnsafeMutablePointer<WaitInfo>)
 
     /// How an operation is submitted.
     package struct Options: OptionSet, Sendable {

@@ -90,7 +90,7 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: loop-thread state
     private var local: Deque<Work> = []
-    private var timers = TimerHeap()
+    private var timers = TimerWheel(now: .now())
     @usableFromInline private(set) var state: State = .running
     private var wakeupArmed = false
     /// Depth of nested future callbacks; deep chains are trampolined.
@@ -100,6 +100,8 @@ public final class EventLoop: @unchecked Sendable {
     let serialExecutor: LoopSerialExecutor
     /// Per-loop objects of the I/O layers; see `LoopAttachment`.
     var attachments: [ObjectIdentifier: any LoopAttachment] = [:]
+    /// Running totals read by `statistics()` (see `EventLoop+Statistics.swift`).
+    var counters = LoopCounters()
 
     private init(configuration: Configuration) throws(RingLoopError) {
         self.name = configuration.name
@@ -269,6 +271,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// One iteration; returns false once the loop has closed down.
     private func tick() -> Bool {
+        counters.ticks &+= 1
         let stop = takeRemoteWork()
         if stop && state == .running { beginClosing() }
 
@@ -358,6 +361,7 @@ public final class EventLoop: @unchecked Sendable {
     private func reportIfSlow(_ what: @autoclosure () -> String, since start: Deadline, threshold: Duration) {
         let elapsed = Deadline.now() - start
         if elapsed > threshold {
+            counters.slowCallbacks &+= 1
             configuration.logger.warning("slow callback on event loop", metadata: [
                 "loop": "\(name)", "callback": "\(what())", "elapsed": "\(elapsed)",
             ])
@@ -393,7 +397,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func reap() {
-        ring.processCompletions { self.wakeupCompleted() }
+        counters.completions &+= ring.processCompletions { self.wakeupCompleted() }
     }
 
     private func armWakeup() {

@@ -1,44 +1,3 @@
-/// A timer for a loop's heap; subclasses say what firing does. Touched only on
-/// its loop's thread.
-@usableFromInline
-class TimerNode {
-    @usableFromInline let deadline: Deadline
-    /// False once fired, failed or cancelled.
-    @usableFromInline var isLive = true
-    /// Whether the node sits in the heap (it can be cancelled before it gets there).
-    var inHeap = false
-
-    @usableFromInline
-    init(deadline: Deadline) { self.deadline = deadline }
-
-    /// Runs once: `fired` is true when the deadline passed, false when the loop
-    /// shut down first.
-    @usableFromInline
-    func fire(_ fired: Bool) {}
-
-    /// Runs when the timer is cancelled: drop captured state early.
-    @usableFromInline
-    func didCancel() {}
-}
-
-/// A timer that runs a closure.
-final class ClosureTimer: TimerNode {
-    private var action: ((_ fired: Bool) -> Void)?
-
-    init(deadline: Deadline, action: @escaping (_ fired: Bool) -> Void) {
-        self.action = action
-        super.init(deadline: deadline)
-    }
-
-    override func fire(_ fired: Bool) {
-        let action = self.action
-        self.action = nil
-        action?(fired)
-    }
-
-    override func didCancel() { action = nil }
-}
-
 /// Binary min-heap of timers ordered by (deadline, sequence).
 ///
 /// The sort keys live inline in the heap array, so sifting compares plain
@@ -74,10 +33,17 @@ struct TimerHeap {
     var sequenceHorizon: UInt64 { nextSequence }
 
     mutating func insert(_ node: TimerNode) {
-        node.inHeap = true
-        let entry = Entry(deadline: node.deadline.uptimeNanoseconds, sequence: nextSequence,
-                          node: .passRetained(node))
+        insert(node, sequence: nextSequence)
         nextSequence &+= 1
+    }
+
+    /// Inserts `node` with a sequence number chosen by the caller (a
+    /// `TimerWheel` numbers timers when they are scheduled, not when they
+    /// reach its heap).
+    mutating func insert(_ node: TimerNode, sequence: UInt64) {
+        node.inHeap = true
+        let entry = Entry(deadline: node.deadline.uptimeNanoseconds, sequence: sequence,
+                          node: .passRetained(node))
         entries.append(entry)
         siftUp(entries.count - 1)
     }

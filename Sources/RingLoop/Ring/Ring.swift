@@ -49,6 +49,8 @@ final class Ring: IOBackend {
     private var nextBufferGroup: UInt16 = 0
     /// Counters, for tests and the benchmark harness.
     private(set) var submitCalls = 0
+    /// SQEs handed out by `nextSQE()` (statistics: SQEs per `submitCalls`).
+    private(set) var preparedSQEs = 0
     private(set) var overflowFlushes = 0
     /// When set, completion handlers are called through this instead of
     /// directly (the loop times them for its slow-callback reports).
@@ -152,6 +154,7 @@ final class Ring: IOBackend {
     func nextSQE() -> SQE {
         while true {
             if let sqe = io_uring_get_sqe(ring) {
+                preparedSQEs &+= 1
                 return SQE(sqe)
             }
             flushSubmissions()

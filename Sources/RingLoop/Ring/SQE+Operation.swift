@@ -79,6 +79,9 @@ struct SQE {
             } else {
                 io_uring_prep_poll_add(raw, fd, events)
             }
+        case let .waitid(pid, info):
+            // liburing 2.3 has no helper: the SQE is filled by hand (shim).
+            ringloop_prep_waitid(raw, P_PID, id_t(pid), info, WEXITED)
         }
         if !options.isEmpty {
             var flags: UInt8 = 0
@@ -118,6 +121,7 @@ struct SQE {
         case .mkdirAt: op = IORING_OP_MKDIRAT
         case .splice: op = IORING_OP_SPLICE
         case .poll: op = IORING_OP_POLL_ADD
+        case .waitid: return ringloop_OP_WAITID
         }
         return Int32(op.rawValue)
     }

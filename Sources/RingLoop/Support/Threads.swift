@@ -14,6 +14,14 @@ package enum Threads {
             init(_ body: @escaping @Sendable () -> Void, _ name: String) { self.body = body; self.name = name }
         }
         let box = Unmanaged.passRetained(Box(body, name)).toOpaque()
+        // The thread starts with `blockedSignals` blocked (it inherits this
+        // thread's mask, set around the create so no signal slips in first).
+        var block = sigset_t()
+        sigemptyset(&block)
+        for signal in blockedSignals { sigaddset(&block, signal) }
+        var previous = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &block, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
             let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
@@ -24,6 +32,16 @@ package enum Threads {
         precondition(rc == 0, "pthread_create failed: \(rc)")
         return thread
     }
+
+    /// Signals blocked in every thread RingLoop creates (loops, pool workers):
+    /// `SIGPIPE`, so a write to a closed pipe fails with `EPIPE` instead of
+    /// killing the process, and the asynchronous notification signals, so
+    /// that they reach `EventLoop.signals` (signalfd) rather than a default
+    /// action in one of our threads. A thread that leaves one unblocked (the
+    /// main thread, by default) still gets it the usual way.
+    package static let blockedSignals: [Int32] = [
+        SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGCHLD,
+    ]
 
     /// Names the calling thread (as shown by `top -H` and debuggers) through
     /// procfs: glibc declares `pthread_setname_np` only under `_GNU_SOURCE`.

@@ -52,7 +52,9 @@ public final class AsyncBarrier: WaiterOwner, @unchecked Sendable {
     /// - Throws: `CancellationError`; `RingLoopError.timedOut` once `deadline`
     ///   passes (the caller then no longer counts as arrived).
     nonisolated(nonsending) public func wait(deadline: Deadline = .distantFuture) async throws -> Int {
-        try await suspend(Node(()), deadline: deadline) { node, wakeups in admit(node, &wakeups) }
+        try await suspend(Node(()), deadline: deadline) { node, wakeups in
+            admit(node, &wakeups)
+        } handBack: { _ in true }
     }
 
     /// Waits at most `timeout` for the round to complete.

@@ -28,8 +28,10 @@
 /// wait cannot be cancelled: the caller's `withLock` must find it held), then
 /// throws `CancellationError` (or `RingLoopError.timedOut`). It consumes no
 /// notification: a `notify()` racing with the cancellation goes to another
-/// waiter. Once notified, a waiter returns normally even if cancelled while
-/// re-acquiring the lock.
+/// waiter. A waiter notified, then cancelled before it resumes (re-acquiring
+/// the lock, say), also throws `CancellationError` holding the lock, and
+/// passes its notification to the next waiter (asyncio's `Condition.wait`
+/// does the same; see `WaiterQueue`).
 // Safe to share: `waiters` is guarded by the lock's `stateLock`, shared with
 // the lock so that releasing it and starting to wait are one atomic step.
 public final class AsyncCondition: WaiterOwner, @unchecked Sendable {
@@ -56,7 +58,14 @@ public final class AsyncCondition: WaiterOwner, @unchecked Sendable {
     ///   waited); `CancellationError`, `RingLoopError.timedOut`. The lock is
     ///   held again whenever `wait` returns or throws, except for `notLocked`.
     nonisolated(nonsending) public func wait(deadline: Deadline = .distantFuture) async throws {
-        try await suspend(AsyncLock.Node(nil), deadline: deadline) { node, wakeups in admit(node, &wakeups) }
+        try await suspend(AsyncLock.Node(nil), deadline: deadline) { node, wakeups in
+            admit(node, &wakeups)
+        } handBack: { _ in
+            // Notified, lock held again, then cancelled: keep the lock (the
+            // caller's `withLock` releases it) but pass the notification on.
+            notify(1)
+            return true
+        }
     }
 
     /// `wait()` with a timeout.

@@ -17,8 +17,9 @@
 ///
 /// **Cancellation.** A waiter whose task is cancelled throws
 /// `CancellationError`, one whose deadline passes throws
-/// `RingLoopError.timedOut`; it leaves the queue in O(1). Waiting on a set
-/// event returns at once, even in a cancelled task.
+/// `RingLoopError.timedOut`; it leaves the queue in O(1). So does one woken
+/// by `set()` whose task is cancelled before it resumes (see `WaiterQueue`).
+/// Waiting on a set event returns at once, even in a cancelled task.
 // Safe to share: `flag` and `waiters` are guarded by `stateLock`.
 public final class AsyncEvent: WaiterOwner, @unchecked Sendable {
     typealias Node = Waiter<Void, Void>
@@ -68,7 +69,7 @@ public final class AsyncEvent: WaiterOwner, @unchecked Sendable {
     /// Waits for the next `set()` (the fast path found the event clear).
     @usableFromInline
     nonisolated(nonsending) func waitSlowly(deadline: Deadline) async throws {
-        try await suspend(Node(()), deadline: deadline) { node, _ in admit(node) }
+        try await suspend(Node(()), deadline: deadline) { node, _ in admit(node) } handBack: { _ in true }
     }
 
     /// Waits at most `timeout` for the event.

@@ -20,8 +20,10 @@
 /// **Cancellation.** A waiting `lock()` whose task is cancelled throws
 /// `CancellationError`; one whose deadline passes throws
 /// `RingLoopError.timedOut`. Either way it leaves the queue in O(1), without
-/// the lock, as if it had never asked. A lock that is free is acquired without
-/// suspending, even by a cancelled task.
+/// the lock, as if it had never asked. A waiter handed the lock whose task is
+/// cancelled before it resumes throws `CancellationError` too, and passes the
+/// lock on (the rule for every primitive: see `WaiterQueue`). A lock that is
+/// free is acquired without suspending, even by a cancelled task.
 // Safe to share: `locked` and `waiters` are guarded by `stateLock`.
 // `@exclusivity(unchecked)` (here and in the other primitives): the state is
 // only touched under `stateLock`, never by overlapping accesses, so dynamic
@@ -87,7 +89,12 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
     /// Waits in line for the lock (the fast path failed).
     @usableFromInline
     nonisolated(nonsending) func lockSlowly(deadline: Deadline) async throws {
-        try await suspend(Node(nil), deadline: deadline) { node, _ in admit(node) }
+        try await suspend(Node(nil), deadline: deadline) { node, _ in
+            admit(node)
+        } handBack: { _ in
+            release()
+            return true
+        }
     }
 
     /// Acquires the lock from callback code: the future (on `loop`) succeeds

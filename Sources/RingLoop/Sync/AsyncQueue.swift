@@ -33,7 +33,12 @@
 /// **Cancellation.** A waiting `put`/`get`/`join` whose task is cancelled
 /// throws `CancellationError`, one whose deadline passes throws
 /// `RingLoopError.timedOut`; it leaves its queue in O(1) as if it had never
-/// come: a cancelled `get` takes no item, a cancelled `put` adds none.
+/// come: a cancelled `get` takes no item, a cancelled `put` adds none. A `get`
+/// handed an item whose task is cancelled before it resumes throws
+/// `CancellationError` and passes the item to the next consumer (or back to
+/// the front of the queue). A `put` whose item went in cannot be taken back:
+/// it returns normally even if its task was cancelled meanwhile. See
+/// `WaiterQueue` for the rule every primitive follows.
 // Safe to share: every stored property but the constants is guarded by
 // `stateLock`. Hot paths are `@inlinable`, so clients get code specialized for
 // their element type (unspecialized generic code looks up type metadata at
@@ -119,7 +124,11 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     @inlinable
     nonisolated(nonsending) public func put(_ element: Element, deadline: Deadline = .distantFuture) async throws {
         if try tryPut(element) { return }
-        try await suspend(Putter(element), deadline: deadline) { node, wakeups in admitPut(node, &wakeups) }
+        // A put handed room is in the queue: it returns normally (see
+        // "Cancellation" above), even if its task was cancelled meanwhile.
+        try await suspend(Putter(element), deadline: deadline) { node, wakeups in
+            admitPut(node, &wakeups)
+        } handBack: { _ in false }
     }
 
     /// `put`, waiting at most `timeout` for room.
@@ -160,7 +169,12 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     @inlinable
     nonisolated(nonsending) public func get(deadline: Deadline = .distantFuture) async throws -> Element {
         if let element = try tryGet() { return element }
-        return try await suspend(Getter(()), deadline: deadline) { node, wakeups in admitGet(node, &wakeups) }
+        return try await suspend(Getter(()), deadline: deadline) { node, wakeups in
+            admitGet(node, &wakeups)
+        } handBack: { element in
+            giveBack(element)
+            return true
+        }
     }
 
     /// `get`, waiting at most `timeout` for an item.
@@ -223,13 +237,30 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     /// - Throws: `CancellationError`, `RingLoopError.timedOut`.
     @inlinable
     nonisolated(nonsending) public func join(deadline: Deadline = .distantFuture) async throws {
-        try await suspend(Joiner(()), deadline: deadline) { node, _ in admitJoin(node) }
+        try await suspend(Joiner(()), deadline: deadline) { node, _ in admitJoin(node) } handBack: { _ in true }
     }
 
     /// The future-returning form of `join`.
     @inlinable
     public func join(on loop: EventLoop, deadline: Deadline = .distantFuture) -> Future<Void> {
         enqueue(Joiner(()), on: loop, deadline: deadline) { node, _ in admitJoin(node) }
+    }
+
+    /// Returns an item handed to a getter whose task was cancelled before it
+    /// resumed: to the longest-waiting getter, else to the front of the buffer
+    /// (it was the next item out; the buffer may hold one item over its
+    /// capacity until the next get).
+    @usableFromInline
+    func giveBack(_ element: Element) {
+        var wakeups = Wakeups()
+        stateLock.lock()
+        if let getter = getters.popFirst() {
+            getter.complete(.success(element), into: &wakeups)
+        } else {
+            buffer.pushFront(element)
+        }
+        stateLock.unlock()
+        wakeups.perform()
     }
 
     // MARK: Internals (under `stateLock`)

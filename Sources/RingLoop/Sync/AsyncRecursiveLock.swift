@@ -30,6 +30,8 @@ import Synchronization
 /// **Cancellation.** A waiter whose task is cancelled throws
 /// `CancellationError`, one whose deadline passes throws
 /// `RingLoopError.timedOut`; it leaves the queue in O(1) without the lock.
+/// One handed the lock whose task is cancelled before it resumes throws
+/// `CancellationError` too and passes the lock on (see `WaiterQueue`).
 /// Re-entry never waits, so it never throws either.
 // Safe to share: `owner` and `waiters` are guarded by `stateLock`.
 public final class AsyncRecursiveLock: WaiterOwner, @unchecked Sendable {
@@ -112,6 +114,9 @@ public final class AsyncRecursiveLock: WaiterOwner, @unchecked Sendable {
             }
             waiters.append(node)
             return .queued
+        } handBack: { _ in
+            release()
+            return true
         }
     }
 

@@ -19,8 +19,10 @@
 /// **Cancellation.** A waiter whose task is cancelled throws
 /// `CancellationError`, one whose deadline passes throws
 /// `RingLoopError.timedOut`; it leaves the queue in O(1) and takes no
-/// permit. A permit that is free is taken without suspending, even by a
-/// cancelled task.
+/// permit. One handed a permit whose task is cancelled before it resumes
+/// throws `CancellationError` too, and passes the permit on: a cancelled
+/// `withPermit` body never runs (see `WaiterQueue`). A permit that is free is
+/// taken without suspending, even by a cancelled task.
 // Safe to share: `permits` and `waiters` are guarded by `stateLock`.
 public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
     typealias Node = Waiter<Void, Void>
@@ -84,7 +86,12 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
     /// Waits in line for a permit (the fast path failed).
     @usableFromInline
     nonisolated(nonsending) func acquireSlowly(deadline: Deadline) async throws {
-        try await suspend(Node(()), deadline: deadline) { node, _ in admit(node) }
+        try await suspend(Node(()), deadline: deadline) { node, _ in
+            admit(node)
+        } handBack: { _ in
+            _ = release(1, operation: "AsyncSemaphore.acquire")
+            return true
+        }
     }
 
     /// The future-returning form of `acquire`: succeeds on `loop` holding a

@@ -24,7 +24,11 @@ struct QueueBuffer<Element> {
     @usableFromInline var items: Deque<Element> = []
     @usableFromInline var heap: [Entry] = []
     @usableFromInline let areInIncreasingOrder: ((Element, Element) -> Bool)?
-    @usableFromInline var sequence: UInt64 = 0
+    /// Sequence of the next item pushed at the back; items pushed back to
+    /// the front count down from below it (`frontSequence`), so they sort
+    /// before every other item of equal priority.
+    @usableFromInline var sequence: UInt64 = 1 << 63
+    @usableFromInline var frontSequence: UInt64 = 1 << 63
 
     init(lifo: Bool) {
         kind = lifo ? .lifo : .fifo
@@ -49,6 +53,20 @@ struct QueueBuffer<Element> {
         case .priority:
             sequence &+= 1
             heap.append(Entry(element: element, sequence: sequence))
+            siftUp(heap.count - 1)
+        }
+    }
+
+    /// Puts back `element` as the next to leave (an item returned by a
+    /// cancelled getter): first in FIFO and LIFO order, first among equals in
+    /// priority order.
+    mutating func pushFront(_ element: Element) {
+        switch kind {
+        case .fifo: items.prepend(element)
+        case .lifo: items.append(element)
+        case .priority:
+            frontSequence &-= 1
+            heap.append(Entry(element: element, sequence: frontSequence))
             siftUp(heap.count - 1)
         }
     }

@@ -31,19 +31,32 @@ extension WaiterOwner {
     /// Suspends the calling task on `waiter` until `admit` (run under the
     /// lock) or a later hand-off completes it, the task is cancelled
     /// (`CancellationError`) or `deadline` passes (`RingLoopError.timedOut`).
+    ///
+    /// A hand-off can beat the cancellation by a hair: the waiter is handed
+    /// the lock, permit or item, then its task is cancelled before it runs
+    /// again. It must not keep what it was handed (see "Cancellation" in
+    /// `WaiterQueue`): once resumed, a cancelled task calls `handBack` with the
+    /// value, which passes it on (to the next waiter, or back to the
+    /// primitive) and returns true; `suspend` then throws `CancellationError`.
+    /// `handBack` returns false for a hand-off that cannot be undone (a put
+    /// whose item is in the queue): the call then returns normally, since it
+    /// did take effect.
     @inlinable
     func suspend<Value: Sendable, Payload>(
         _ waiter: Waiter<Value, Payload>,
         deadline: Deadline,
-        admit: (Waiter<Value, Payload>, inout Wakeups) -> Admission<Value>
+        admit: (Waiter<Value, Payload>, inout Wakeups) -> Admission<Value>,
+        handBack: (Value) -> Bool
     ) async throws -> Value {
-        try await withTaskCancellationHandler {
+        let value = try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
                 self.enter(waiter, resumer: .continuation(continuation), deadline: deadline, admit: admit)
             }
         } onCancel: {
             self.abandon(waiter, reason: .cancelled)
         }
+        if Task.isCancelled, handBack(value) { throw CancellationError() }
+        return value
     }
 
     /// The future-returning form of `suspend`: the future (on `loop`)

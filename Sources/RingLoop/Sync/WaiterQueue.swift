@@ -8,6 +8,25 @@
 /// `AsyncQueue`'s getters and putters, a condition and its lock) gives each a
 /// distinct `tag`, so a node knows which queue holds it.
 ///
+/// **Cancellation (every primitive).** A waiter completes exactly once, by
+/// whichever comes first: the hand-off (lock, permit, item, notification,
+/// event, round), its task's cancellation (`CancellationError`) or its
+/// deadline (`RingLoopError.timedOut`). A waiter that gives up leaves its
+/// queue in O(1) as if it had never come. And nothing handed over is consumed
+/// by a cancelled task: when the hand-off wins the race but the task is
+/// cancelled before it runs again, the waiter still throws
+/// `CancellationError` and passes what it was handed on — a lock or permit to
+/// the next waiter (or back to the primitive), an item to the next getter
+/// (or back to the front of the queue), a condition's notification to the
+/// next condition waiter — so a cancelled `withLock`/`withPermit` body never
+/// runs and a cancelled `get()` never swallows an item. Two hand-offs cannot
+/// be taken back, and say so instead: a `put` whose item went in returns
+/// normally, and a barrier round stays passed for the other parties (the
+/// cancelled party throws, as in asyncio). A primitive's fast path (a free
+/// lock, a permit, a buffered item, a set event) completes without
+/// suspending, even in a cancelled task. The future-returning forms have no
+/// task to cancel; only their deadline ends them. `suspend` implements this.
+///
 /// A primitive dropped with future-form waiters still queued releases the
 /// chain (iteratively: see `WaiterNode.deinit`), and each dropped waiter's
 /// promise fails with `RingLoopError.promiseDropped`.

@@ -51,10 +51,11 @@ struct TCPScaleTests {
             defer { client.kill() }
             #expect(client.readLine() == "CONNECTED \(count)")
             // Every connection is open at once on the server's one loop: one
-            // multishot receive armed per connection, plus the accept (plus
-            // echo sends in flight: the client starts echoing once connected).
+            // multishot receive armed per connection, plus the accept.
             #expect(await waitUntil(timeout: .seconds(10)) { stats.accepted == count })
-            #expect(try await inFlight(loop) >= count + 1)
+            // The client sends nothing until told, so no send is in flight here.
+            #expect(try await inFlight(loop) == count + 1)
+            client.send("ECHO")
             #expect(client.readLine() == "ECHOED \(count)")
             #expect(stats.closed == 0)
             client.closeInput()
@@ -80,6 +81,7 @@ struct TCPScaleTests {
             try await TCPConnection.connect(to: address, on: loop)
         }
         ChildProcess.report("CONNECTED \(clients.count)")
+        guard ChildProcess.readInputLine() == "ECHO" else { return }
         let echoed = try await windowed(count, width: 1000, on: loop) { i in
             let message = withUnsafeBytes(of: UInt64(i).littleEndian) { Array($0) }
             try await clients[i].write(message)

@@ -1,0 +1,1 @@
+AllocationCounts.main()
