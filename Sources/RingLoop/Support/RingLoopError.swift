@@ -35,11 +35,6 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
     /// `operation` released more than was acquired (a `BoundedAsyncSemaphore`
     /// above its limit, `AsyncQueue.taskDone()` with no unfinished item).
     case overReleased(operation: String)
-    /// The task awaiting `operation` (a stream write) was cancelled after the
-    /// kernel had taken the first `bytesSent` bytes and before it took the
-    /// rest, which were not sent. The stream's output is closed after it:
-    /// later writes fail.
-    case partialWrite(operation: String, bytesSent: Int)
 
     public var description: String {
         switch self {
@@ -65,8 +60,7 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
             return "RingLoop: \(operation) requires the lock to be held"
         case let .overReleased(operation):
             return "RingLoop: \(operation) released more than was acquired"
-        case let .partialWrite(operation, bytesSent):
-            return "RingLoop: \(operation) was cancelled after \(bytesSent) bytes were sent; the rest was not"
+
         }
     }
 }

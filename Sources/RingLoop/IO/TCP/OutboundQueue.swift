@@ -17,8 +17,8 @@ import DequeModule
 /// dropped and fails with `CancellationError` (nothing of it was sent). One
 /// the in-flight send covers is only marked; when that send completes, the
 /// write succeeds if the kernel took all of it, fails with
-/// `RingLoopError.partialWrite` (and breaks the output) if it took part of
-/// it, and with `CancellationError` if it took none.
+/// `PartialWriteError` (and breaks the output) if it took part of it, and
+/// with `CancellationError` if it took none.
 struct OutboundQueue<Completion> {
     /// What an entry sends.
     enum Payload {
@@ -169,8 +169,16 @@ struct OutboundQueue<Completion> {
     /// The in-flight send took `sent` bytes: whole writes at the head finish,
     /// then the cancelled writes it covered are resolved.
     mutating func sendCompleted(sent: Int) -> (outcomes: [Outcome], untracked: Bool) {
-        sendCoverage = nil
         var outcomes: [Outcome] = []
+        let untracked = sendCompleted(sent: sent, into: &outcomes)
+        return (outcomes, untracked)
+    }
+
+    /// `sendCompleted(sent:)` appending to `outcomes`, so that the owner can
+    /// reuse one array and a completed send allocates nothing. Returns
+    /// whether a write without a completion was lost (see `fail`).
+    mutating func sendCompleted(sent: Int, into outcomes: inout [Outcome]) -> Bool {
+        sendCoverage = nil
         var left = sent
         while left > 0, let head = entries.first {
             if case .shutdown = head.payload { break }
@@ -192,9 +200,10 @@ struct OutboundQueue<Completion> {
                 left = 0
             }
         }
-        guard hasCancelled else { return (outcomes, false) }
+        guard hasCancelled else { return false }
         let resolved = resolveCancelled()
-        return (outcomes + resolved.outcomes, resolved.untracked)
+        outcomes += resolved.outcomes
+        return resolved.untracked
     }
 
     /// The in-flight send ended without sending anything (cancelled,
@@ -208,7 +217,7 @@ struct OutboundQueue<Completion> {
     private var hasCancelled: Bool { entries.contains(where: \.cancelled) }
 
     /// Settles every cancelled write (no send is in flight): one with bytes
-    /// sent fails with `partialWrite` and breaks the output; one without is
+    /// sent fails with `PartialWriteError` and breaks the output; one without is
     /// dropped and fails with `CancellationError`.
     /// `start`: the first entry the in-flight send does not cover.
     private mutating func resolveCancelled(from start: Int = 0) -> (outcomes: [Outcome], untracked: Bool) {
@@ -222,10 +231,14 @@ struct OutboundQueue<Completion> {
             let first = entries[index]
             var end = index
             while !entries[end].last, end + 1 < entries.count, entries[end + 1].cancelled { end += 1 }
-            for _ in index...end { remove(at: index) }
+            var unsent = 0
+            for _ in index...end {
+                unsent += entries[index].count
+                remove(at: index)
+            }
             if first.sentBefore > 0 {
                 if let completion = first.completion {
-                    let error = RingLoopError.partialWrite(operation: "write", bytesSent: first.sentBefore)
+                    let error = PartialWriteError(written: first.sentBefore, requested: first.sentBefore + unsent, reason: CancellationError())
                     outcomes.append(Outcome(completion: completion, result: .failure(error)))
                 }
                 let broken = fail(IOError("send", .canceled))

@@ -148,7 +148,7 @@ extension TCPConnection {
 
     /// A task awaiting a write was cancelled: a write the kernel has not
     /// been handed fails with `CancellationError` now; one the in-flight send
-    /// covers is settled when the send completes (success, `partialWrite`,
+    /// covers is settled when the send completes (success, `PartialWriteError`,
     /// or `CancellationError` if nothing of it went out).
     private func cancelWrite(_ waiter: AsyncWaiter<Void>) {
         let cancellation = outbound.cancel(where: {
@@ -255,8 +255,14 @@ extension TCPConnection {
         sendEnded()
         switch outcome {
         case let .sent(count):
-            let (outcomes, untracked) = outbound.sendCompleted(sent: count)
+            // One array reused across sends (taken out while in use, in case
+            // a completion re-enters): completing writes allocates nothing.
+            var outcomes = completedScratch
+            completedScratch = []
+            let untracked = outbound.sendCompleted(sent: count, into: &outcomes)
             complete(outcomes)
+            outcomes.removeAll(keepingCapacity: true)
+            completedScratch = outcomes
             if untracked { reportFailure(IOError("send", .canceled)) }
         case .retry, .cancelled:
             let (outcomes, untracked) = outbound.sendEndedUnsent()

@@ -39,18 +39,25 @@ import Glibc
 /// in one vectored `sendmsg`. A write completes once the kernel has taken all
 /// of its bytes.
 ///
-/// **Cancellation.** Cancelling a task awaiting a read or write cancels the
-/// kernel operation and throws `CancellationError`; buffers stay owned by the
-/// connection until the kernel's final completion. A cancelled write that had
-/// not started is dropped; one the kernel had partly sent breaks the output
-/// (later writes fail with `IOError` `.canceled`), since the byte stream now
-/// has a hole.
+/// **Cancellation.** `CancellationError` means nothing was done: a task
+/// cancelled before it calls a read or write does not start it, and a
+/// cancelled read loses no byte. A cancelled write the kernel has not been
+/// handed is dropped. One the kernel holds is cancelled there and reports
+/// what happened once the kernel answers: success if every byte went out,
+/// `PartialWriteError` (with the count) if some did, in which case the
+/// output breaks (later writes fail with `IOError` `.canceled`: the byte
+/// stream has a hole), `CancellationError` if none did. Buffers stay owned by
+/// the connection until the kernel's final completion.
 ///
 /// **Closing.** `close()` cancels what is in flight, fails writes not yet
 /// sent with `RingLoopError.closed`, and releases the descriptor once the
 /// kernel has finished with it. Reads then throw `RingLoopError.closed`.
-/// `close(afterPendingWrites: true)` sends what is queued first; `abort()`
-/// resets the connection (RST).
+/// `close(afterPendingWrites: true, timeout:)` sends what is queued first,
+/// resetting the connection if the peer has not taken it by the timeout;
+/// `abort()` resets the connection (RST). `withConnection(to:on:)` and
+/// `withClosing { }` close however their body ends. A connection read with
+/// `inbound`/`read()` and then dropped without `close()` is closed when its
+/// last reference goes; one with a handler belongs to its loop until closed.
 ///
 /// Thread safety: the async methods, the `Future` methods, `close` and `abort`
 /// may be called from any thread; methods documented "loop thread only" trap
@@ -127,6 +134,8 @@ public final class TCPConnection: @unchecked Sendable {
     /// A send completion is being handled: a write it triggers does not start
     /// a send of its own (the completion starts the next one).
     var inSendCompletion = false
+    /// Reused by send completions for the writes they finish.
+    var completedScratch: [OutboundQueue<WriteCompletion>.Outcome] = []
 
     // MARK: Creating
 
