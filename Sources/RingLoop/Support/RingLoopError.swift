@@ -60,7 +60,6 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
             return "RingLoop: \(operation) requires the lock to be held"
         case let .overReleased(operation):
             return "RingLoop: \(operation) released more than was acquired"
-
         }
     }
 }
