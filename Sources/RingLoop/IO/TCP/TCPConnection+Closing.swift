@@ -12,8 +12,9 @@ extension TCPConnection {
     /// first, for at most `timeout`: a peer that does not read them by then
     /// gets a reset (RST), the unsent writes fail with `RingLoopError.timedOut`,
     /// and so does the returned future (once the descriptor is released).
-    /// Otherwise the future succeeds once the connection has closed (it is
-    /// `closeFuture` without `afterPendingWrites`).
+    /// If the connection is closed or aborted before the writes went out, it
+    /// fails with `RingLoopError.closed`; otherwise it succeeds once the
+    /// connection has closed (it is `closeFuture` without `afterPendingWrites`).
     ///
     /// ```swift
     /// connection.close(afterPendingWrites: true, timeout: .seconds(5))
@@ -159,6 +160,9 @@ extension TCPConnection {
             Socket.close(fd)
             fd = -1
         }
+        // A flushing close that ends with writes unsent (an abort, a broken
+        // output) did not flush.
+        let unflushed = !outbound.isEmpty || { if case .failed = outbound.output { return true }; return false }()
         complete(outbound.failAll(RingLoopError.closed).outcomes)
         if let waiter = input.close() {
             waiter.resume(.failure(RingLoopError.closed))
@@ -166,7 +170,14 @@ extension TCPConnection {
         let previous = handler
         handler = nil
         closeFuture._setResult(.success(()))
-        let flushResult: Result<Void, any Error> = flushTimedOut ? .failure(RingLoopError.timedOut) : .success(())
+        let flushResult: Result<Void, any Error>
+        if flushTimedOut {
+            flushResult = .failure(RingLoopError.timedOut)
+        } else if unflushed {
+            flushResult = .failure(RingLoopError.closed)
+        } else {
+            flushResult = .success(())
+        }
         let flushed = flushFutures
         flushFutures = []
         for future in flushed { future._setResult(flushResult) }

@@ -141,6 +141,27 @@ struct TCPLifetimeTests {
         await listener.close()
     }
 
+    @Test func aFlushingCloseCutShortByAnAbortFailsWithClosed() async throws {
+        try await withSocketLoop { loop in try await abortDuringFlush(loop) }
+    }
+
+    private func abortDuringFlush(_ loop: EventLoop) async throws {
+        let (listener, client, server) = try await pair(loop)
+        let write = client.write(pattern(64 << 20)) as Future<Void>
+        #expect(try await waitUntil { try await loop.submit { client.pendingWriteBytes > 0 }.get() })
+        let closing = client.close(afterPendingWrites: true, timeout: .seconds(60)) as Future<Void>
+        client.abort()
+        var closed = false
+        for _ in 0..<500 where !closed {
+            closed = try await loop.submit { closing.result != nil }.get()
+            if !closed { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(try await loop.submit { TCPLifetimeTests.error(of: closing) }.get() == .closed)
+        #expect(try await loop.submit { TCPLifetimeTests.error(of: write) }.get() == .closed)
+        await server.close()
+        await listener.close()
+    }
+
     @Test func bindingOnALoopThatHasShutDownFails() async throws {
         let loop = try EventLoop.spawn()
         await loop.shutdownGracefully()
