@@ -14,5 +14,6 @@ public struct TimeoutError: Error, Sendable, Hashable, CustomStringConvertible {
         self.limit = limit
     }
 
+    /// "RingLoop: <operation> timed out after <limit>".
     public var description: String { "RingLoop: \(operation) timed out after \(limit)" }
 }

@@ -107,6 +107,8 @@ public final class ThreadPool: Sendable, CustomStringConvertible {
     ///   - onFull: when the queue is full, fail at once with
     ///     `RingLoopError.queueFull` (`.fail`), or park the work until a slot
     ///     frees (`.wait`, the default).
+    ///   - file: where the work was submitted (diagnostics).
+    ///   - line: where the work was submitted (diagnostics).
     ///   - body: the work; what it throws fails the future.
     /// - Returns: a future failing with `RingLoopError.shutDown` if the pool has
     ///   shut down, or `RingLoopError.queueFull` as above.

@@ -30,12 +30,17 @@ extension Subprocess {
     /// ```
     ///
     /// - Parameters:
+    ///   - executable: `.name("ls")` (looked up on `PATH`) or `.path("/bin/ls")`.
+    ///   - arguments: the arguments after `argv[0]`.
+    ///   - environment: `.inherit` (default), `.inherit.updating([...])`, `.custom([...])`.
+    ///   - workingDirectory: where the child starts (default: the parent's).
     ///   - input: written to the child's standard input, which is then
     ///     closed; nil (default) gives it `/dev/null`. A child that exits
     ///     without reading all of it is not an error.
     ///   - outputLimit: bytes allowed per stream. Going over is an error, not
     ///     a silent truncation: a caller that set a limit usually parses the
     ///     output and should not parse half of it.
+    ///   - loop: the loop that watches the child and runs its pipes.
     /// - Throws: `SubprocessError` from the spawn;
     ///   `SubprocessError.outputLimitExceeded` (the child is killed and
     ///   reaped); `IOError` from the pipes; `CancellationError` (the child is

@@ -63,8 +63,10 @@ public final class Subprocess: Sendable {
     ///     as given).
     ///   - environment: `.inherit` (default), `.inherit.updating([...])`, `.custom([...])`.
     ///   - workingDirectory: where the child starts (default: the parent's).
-    ///   - input, output, error: `.inherit` (default), `.discarded`, `.pipe`,
-    ///     `.fileDescriptor(fd)`.
+    ///   - input: the child's standard input: `.inherit` (default),
+    ///     `.discarded`, `.pipe`, `.fileDescriptor(fd)`.
+    ///   - output: the child's standard output, likewise.
+    ///   - error: the child's standard error, likewise.
     ///   - loop: the loop that watches the child and runs its pipes.
     /// - Throws: `SubprocessError`.
     public static func spawn(

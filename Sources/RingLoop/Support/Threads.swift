@@ -43,15 +43,19 @@ package enum Threads {
         SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGCHLD,
     ]
 
-    /// Names the calling thread (as shown by `top -H` and debuggers) through
-    /// procfs: glibc declares `pthread_setname_np` only under `_GNU_SOURCE`.
+    /// Names the calling thread (as shown by `top -H` and debuggers). glibc
+    /// declares `pthread_setname_np` only under `_GNU_SOURCE`, which Swift's
+    /// Glibc module does not see, so it is looked up once at run time; writing
+    /// `/proc/thread-self/comm` instead would briefly open a descriptor in
+    /// every new thread, which callers counting their fds would see.
     private static func setCurrentName(_ name: String) {
-        let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        var bytes = Array(name.utf8)
-        _ = write(fd, &bytes, bytes.count)
-        _ = close(fd)
+        guard let setName = pthreadSetName else { return }
+        _ = name.withCString { setName(pthread_self(), $0) }
     }
+
+    private typealias SetName = @convention(c) (pthread_t, UnsafePointer<CChar>) -> Int32
+    private static let pthreadSetName: SetName? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pthread_setname_np")
+        .map { unsafeBitCast($0, to: SetName.self) }
 
     package static func join(_ thread: pthread_t) {
         _ = pthread_join(thread, nil)

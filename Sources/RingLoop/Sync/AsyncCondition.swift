@@ -87,6 +87,14 @@ public final class AsyncCondition: WaiterOwner, @unchecked Sendable {
         }
     }
 
+    /// `wait(until:)`, waiting at most `timeout` in all.
+    nonisolated(nonsending) public func wait(
+        until predicate: () throws -> Bool,
+        timeout: Duration
+    ) async throws {
+        try await wait(until: predicate, deadline: .now() + timeout)
+    }
+
     /// The future-returning form of `wait(deadline:)`, for callback code that
     /// holds the lock (from `lock.lock(on:)`): the future succeeds, lock held
     /// again, once notified; it fails with `RingLoopError.timedOut` (lock

@@ -128,6 +128,17 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
         try await withLock(deadline: .distantFuture, body)
     }
 
+    /// Runs `body` holding the lock, waiting at most `timeout` for it.
+    /// - Throws: `RingLoopError.timedOut` or `CancellationError` while
+    ///   waiting (`body` then does not run); whatever `body` throws.
+    @inlinable
+    nonisolated(nonsending) public func withLock<T>(
+        timeout: Duration,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        try await withLock(deadline: .now() + timeout, body)
+    }
+
     /// Runs `body` holding the lock, waiting for it until `deadline` at most.
     /// - Throws: `RingLoopError.timedOut` or `CancellationError` while
     ///   waiting (`body` then does not run); whatever `body` throws.

@@ -68,6 +68,8 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     /// open; putters only while `buffer` is full and the queue open.
     @usableFromInline @exclusivity(unchecked) var buffer: QueueBuffer<Element>
     @usableFromInline @exclusivity(unchecked) var closed = false
+    /// Set by `shutdown(immediate: true)`: items are dropped, not delivered.
+    @usableFromInline @exclusivity(unchecked) var dropsItems = false
     /// Items put and not yet marked done by `taskDone()`.
     @usableFromInline @exclusivity(unchecked) var unfinished = 0
     @usableFromInline @exclusivity(unchecked) var getters = WaiterQueue<Getter>(tag: 1)
@@ -211,6 +213,48 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
         wakeups.perform()
     }
 
+    /// Shuts the queue down (Python 3.13's `Queue.shutdown`; `close()` is the
+    /// non-immediate form). Puts fail from now on with `RingLoopError.closed`,
+    /// waiting producers at once (their items are not added). With
+    /// `immediate: false`, gets still drain the buffered items, then fail
+    /// with `.closed`. With `immediate: true`, the buffered items are dropped
+    /// (each counts as done for `join()`, which returns once nothing else is
+    /// unfinished) and every waiting consumer fails with `.closed` at once.
+    /// Idempotent; safe from any thread.
+    public func shutdown(immediate: Bool = false) {
+        var wakeups = Wakeups()
+        stateLock.lock()
+        closed = true
+        if immediate {
+            dropsItems = true
+            var dropped = 0
+            while buffer.pop() != nil { dropped += 1 }
+            finishLocked(dropped, into: &wakeups)
+        }
+        while let getter = getters.popFirst() {
+            getter.complete(.failure(RingLoopError.closed), into: &wakeups)
+        }
+        while let putter = putters.popFirst() {
+            putter.complete(.failure(RingLoopError.closed), into: &wakeups)
+        }
+        stateLock.unlock()
+        wakeups.perform()
+    }
+
+    /// Whether the queue was shut down (`close()` or `shutdown`).
+    public var isShutDown: Bool { isClosed }
+
+    /// Marks `count` items done, waking the joiners once none is unfinished.
+    func finishLocked(_ count: Int, into wakeups: inout Wakeups) {
+        guard count > 0 else { return }
+        unfinished -= count
+        if unfinished == 0 {
+            while let joiner = joiners.popFirst() {
+                joiner.complete(.success(()), into: &wakeups)
+            }
+        }
+    }
+
     /// Marks one item (obtained with a get) as processed; `join()` returns once
     /// every item put has been marked.
     /// - Throws: `RingLoopError.overReleased` if no item is unfinished.
@@ -240,6 +284,14 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
         try await suspend(Joiner(()), deadline: deadline) { node, _ in admitJoin(node) } handBack: { _ in true }
     }
 
+    /// `join`, waiting at most `timeout`.
+    /// - Throws: `RingLoopError.timedOut` (items are still unfinished),
+    ///   `CancellationError`.
+    @inlinable
+    nonisolated(nonsending) public func join(timeout: Duration) async throws {
+        try await join(deadline: .now() + timeout)
+    }
+
     /// The future-returning form of `join`.
     @inlinable
     public func join(on loop: EventLoop, deadline: Deadline = .distantFuture) -> Future<Void> {
@@ -254,7 +306,9 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     func giveBack(_ element: Element) {
         var wakeups = Wakeups()
         stateLock.lock()
-        if let getter = getters.popFirst() {
+        if dropsItems {
+            finishLocked(1, into: &wakeups)
+        } else if let getter = getters.popFirst() {
             getter.complete(.success(element), into: &wakeups)
         } else {
             buffer.pushFront(element)

@@ -1,8 +1,7 @@
-import Synchronization
-
-/// Mutual exclusion that the holding task may re-enter: a `withLock` nested
-/// (at any depth, through any calls) inside another `withLock` of the same
-/// lock, in the same task, runs at once instead of deadlocking.
+/// Mutual exclusion that the holding task may re-enter: a `lock()` or
+/// `withLock` of the same lock, in the task that holds it, at any depth and
+/// through any calls, succeeds at once instead of deadlocking (Python's
+/// `threading.RLock`, with tasks for threads).
 ///
 /// ```swift
 /// let lock = AsyncRecursiveLock()
@@ -14,18 +13,22 @@ import Synchronization
 /// func audit() async throws {
 ///     try await lock.withLock { log(balance) }
 /// }
+/// // Or as a pair, like RLock.acquire()/release():
+/// try await lock.lock()
+/// defer { try? lock.unlock() }
 /// ```
 ///
-/// **Who owns it.** The lock is owned by the task running the outermost
-/// `withLock` body, for the duration of that body. Only that task re-enters.
-/// Child tasks (`async let`, task groups, `Task {}`) are other tasks: they
-/// wait like anyone else, so a child that wants the lock while its parent
-/// holds it and awaits the child deadlocks, as with a thread-owned recursive
-/// mutex. Ownership is scoped (there is no `lock()`/`unlock()` pair) and
-/// needs a task, so there is no future-returning form.
+/// **Who owns it.** The task that acquired it, until it has called
+/// `unlock()` once per `lock()` (a `withLock` is one of each). Only that task
+/// re-enters, and only that task may unlock. Child tasks (`async let`, task
+/// groups, `Task {}`) are other tasks: they wait like anyone else, so a child
+/// that wants the lock while its parent holds it and awaits the child
+/// deadlocks, as with a thread-owned recursive mutex. A task must release the
+/// lock before it ends (a task is known by its address, which a later task
+/// may reuse). Ownership needs a task, so there is no future-returning form.
 ///
-/// **Fairness.** Waiters acquire the lock in arrival order; the outermost
-/// `withLock` hands it directly to the longest waiter as it ends.
+/// **Fairness.** Waiters acquire the lock in arrival order; the owner's last
+/// `unlock()` hands it directly to the longest waiter.
 ///
 /// **Cancellation.** A waiter whose task is cancelled throws
 /// `CancellationError`, one whose deadline passes throws
@@ -33,21 +36,23 @@ import Synchronization
 /// One handed the lock whose task is cancelled before it resumes throws
 /// `CancellationError` too and passes the lock on (see `WaiterQueue`).
 /// Re-entry never waits, so it never throws either.
-// Safe to share: `owner` and `waiters` are guarded by `stateLock`.
+///
+/// **Releasing.** `unlock()` throws `RingLoopError.notLocked` when the
+/// calling task does not hold the lock, like every release in RingLoop that
+/// can be misused (`AsyncLock.unlock()`, `BoundedAsyncSemaphore.release()`).
+// Safe to share: `owner`, `depth` and `waiters` are guarded by `stateLock`.
 public final class AsyncRecursiveLock: WaiterOwner, @unchecked Sendable {
-    /// A waiter; it is handed the owner token of its acquisition.
-    typealias Node = Waiter<UInt64, Void>
+    /// A waiter; its payload is its task's identity, the owner once handed
+    /// the lock.
+    typealias Node = Waiter<Void, UInt>
 
     @usableFromInline let stateLock = Lock()
-    /// Token of the current acquisition; 0 when free. Invariant: 0 implies
-    /// `waiters.isEmpty`.
-    @exclusivity(unchecked) private var owner: UInt64 = 0
+    /// The owning task's identity; 0 when free. Invariant: 0 implies
+    /// `waiters.isEmpty` and `depth == 0`.
+    @exclusivity(unchecked) private var owner: UInt = 0
+    /// `lock()`s of the owner not yet matched by an `unlock()`.
+    @exclusivity(unchecked) private var depth = 0
     @exclusivity(unchecked) private var waiters = WaiterQueue<Node>(tag: 1)
-
-    /// Tokens are unique per process, so a task-local record of an
-    /// acquisition that has ended (inherited by a child, say) never matches a
-    /// later one, even of a lock allocated at the same address.
-    private static let tokens = Atomic<UInt64>(0)
 
     /// A new, unlocked lock.
     public init() {}
@@ -55,8 +60,77 @@ public final class AsyncRecursiveLock: WaiterOwner, @unchecked Sendable {
     /// Whether some task holds the lock (a snapshot).
     public var isLocked: Bool { stateLock.withLock { owner != 0 } }
 
+    /// Whether the calling task holds the lock (Python's `RLock._is_owned`).
+    /// False outside any task.
+    public var isOwnedByCurrentTask: Bool {
+        let task = Self.currentTask()
+        return task != 0 && stateLock.withLock { owner == task }
+    }
+
     /// Tasks waiting for the lock.
     package var waiterCount: Int { stateLock.withLock { waiters.count } }
+
+    /// Acquires the lock: at once if the calling task holds it already (one
+    /// more level to unlock), else after waiting in line, until `deadline` at
+    /// most.
+    /// - Throws: `CancellationError`, `RingLoopError.timedOut` while waiting
+    ///   (the lock is then not held).
+    nonisolated(nonsending) public func lock(deadline: Deadline = .distantFuture) async throws {
+        let task = Self.currentTask()
+        let acquired: Bool = stateLock.withLock {
+            if owner == 0 {
+                owner = task
+            } else if owner != task {
+                return false
+            }
+            depth += 1
+            return true
+        }
+        if acquired { return }
+        try await suspend(Node(task), deadline: deadline) { node, _ in
+            if owner == 0 {
+                owner = task
+                depth = 1
+                return .completed(.success(()))
+            }
+            waiters.append(node)
+            return .queued
+        } handBack: { _ in
+            try? unlock()
+            return true
+        }
+    }
+
+    /// `lock()`, waiting at most `timeout`.
+    nonisolated(nonsending) public func lock(timeout: Duration) async throws {
+        try await lock(deadline: .now() + timeout)
+    }
+
+    /// Releases one level of the calling task's hold; the last one hands the
+    /// lock to the longest waiter, or frees it.
+    /// - Throws: `RingLoopError.notLocked` if the calling task does not hold
+    ///   the lock (nothing changes).
+    public func unlock() throws(RingLoopError) {
+        let task = Self.currentTask()
+        var wakeups = Wakeups()
+        stateLock.lock()
+        guard owner == task, task != 0 else {
+            stateLock.unlock()
+            throw .notLocked(operation: "AsyncRecursiveLock.unlock")
+        }
+        depth -= 1
+        if depth == 0 {
+            if let next = waiters.popFirst() {
+                owner = next.payload
+                depth = 1
+                next.complete(.success(()), into: &wakeups)
+            } else {
+                owner = 0
+            }
+        }
+        stateLock.unlock()
+        wakeups.perform()
+    }
 
     /// Runs `body` holding the lock: at once if the calling task already holds
     /// it, else after waiting in line, until `deadline` at most.
@@ -66,17 +140,10 @@ public final class AsyncRecursiveLock: WaiterOwner, @unchecked Sendable {
         deadline: Deadline = .distantFuture,
         _ body: () async throws -> T
     ) async throws -> T {
-        let task = Self.currentTask()
-        if let held = RecursiveLockOwnership.held, held.holds(self, task: task, current: currentOwner) {
-            return try await body()
-        }
-        let token = try await acquire(deadline: deadline)
-        defer { release() }
-        let record = RecursiveLockOwnership(lock: ObjectIdentifier(self), token: token, task: task,
-                                            next: RecursiveLockOwnership.held)
-        return try await RecursiveLockOwnership.$held.withValue(record) {
-            try await body()
-        }
+        try await lock(deadline: deadline)
+        // Balanced by construction: this task took one level just above.
+        defer { try? unlock() }
+        return try await body()
     }
 
     /// `withLock`, waiting at most `timeout` for the lock.
@@ -87,10 +154,8 @@ public final class AsyncRecursiveLock: WaiterOwner, @unchecked Sendable {
         try await withLock(deadline: .now() + timeout, body)
     }
 
-    private var currentOwner: UInt64 { stateLock.withLock { owner } }
-
     /// The current task's identity: its address, stable while it runs (and a
-    /// live task's address is never another live task's).
+    /// live task's address is never another live task's); 0 outside a task.
     private static func currentTask() -> UInt {
         withUnsafeCurrentTask { task in
             // `UnsafeCurrentTask` is a single task reference; its bits are the
@@ -99,75 +164,9 @@ public final class AsyncRecursiveLock: WaiterOwner, @unchecked Sendable {
         }
     }
 
-    nonisolated(nonsending) private func acquire(deadline: Deadline) async throws -> UInt64 {
-        let token = Self.tokens.add(1, ordering: .relaxed).newValue
-        let taken: Bool = stateLock.withLock {
-            if owner != 0 { return false }
-            owner = token
-            return true
-        }
-        if taken { return token }
-        return try await suspend(Node(()), deadline: deadline) { node, _ in
-            if owner == 0 {
-                owner = token
-                return .completed(.success(token))
-            }
-            waiters.append(node)
-            return .queued
-        } handBack: { _ in
-            release()
-            return true
-        }
-    }
-
-    private func release() {
-        var wakeups = Wakeups()
-        stateLock.lock()
-        if let next = waiters.popFirst() {
-            let token = Self.tokens.add(1, ordering: .relaxed).newValue
-            owner = token
-            next.complete(.success(token), into: &wakeups)
-        } else {
-            owner = 0
-        }
-        stateLock.unlock()
-        wakeups.perform()
-    }
-
     @usableFromInline
     func withdrawLocked(_ node: WaiterNode, reason: WithdrawReason, into wakeups: inout Wakeups) {
         waiters.remove(node)
         unsafeDowncast(node, to: Node.self).complete(.failure(reason.error), into: &wakeups)
-    }
-}
-
-/// The recursive locks a task holds: a task-local list, one record per
-/// outermost `withLock`. Child tasks inherit the list, which is why a record
-/// also names the task that made it.
-final class RecursiveLockOwnership: Sendable {
-    @TaskLocal static var held: RecursiveLockOwnership?
-
-    let lock: ObjectIdentifier
-    let token: UInt64
-    let task: UInt
-    let next: RecursiveLockOwnership?
-
-    init(lock: ObjectIdentifier, token: UInt64, task: UInt, next: RecursiveLockOwnership?) {
-        self.lock = lock
-        self.token = token
-        self.task = task
-        self.next = next
-    }
-
-    /// Whether this list records `task` holding `lock` in its current
-    /// acquisition (`current`, the lock's owner token).
-    func holds(_ lock: AsyncRecursiveLock, task: UInt, current: UInt64) -> Bool {
-        let id = ObjectIdentifier(lock)
-        var record: RecursiveLockOwnership? = self
-        while let entry = record {
-            if entry.lock == id { return entry.task == task && entry.token == current }
-            record = entry.next
-        }
-        return false
     }
 }

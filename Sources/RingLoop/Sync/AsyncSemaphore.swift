@@ -119,6 +119,15 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
         return try await body()
     }
 
+    /// `withPermit`, waiting at most `timeout` for a permit.
+    @inlinable
+    nonisolated(nonsending) public func withPermit<T>(
+        timeout: Duration,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        try await withPermit(deadline: .now() + timeout, body)
+    }
+
     /// Returns the permit of a `withPermit` (never over the limit).
     @usableFromInline
     func releaseHeld() {

@@ -63,4 +63,13 @@ public final class BoundedAsyncSemaphore: Sendable {
     ) async throws -> T {
         try await base.withPermit(deadline: deadline, body)
     }
+
+    /// `withPermit`, waiting at most `timeout` for a permit.
+    @inlinable
+    nonisolated(nonsending) public func withPermit<T>(
+        timeout: Duration,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        try await base.withPermit(deadline: .now() + timeout, body)
+    }
 }

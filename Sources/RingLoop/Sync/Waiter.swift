@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Where a waiter stands. Guarded by its owner's `stateLock`.
 @usableFromInline
 enum WaiterPhase: UInt8 {
@@ -50,6 +52,12 @@ enum WithdrawReason: Sendable {
     @usableFromInline @exclusivity(unchecked) var phase: WaiterPhase = .admitting
     /// The pending timeout, cancelled when the node resumes.
     @usableFromInline @exclusivity(unchecked) var timer: TimeoutTimer.Handle?
+    /// Set when the waiter's task is cancelled after the waiter completed
+    /// (while its resumption is pending): `suspend` then hands back what it
+    /// was given. Atomic because the task reads it without `stateLock`, once
+    /// its cancellation handler is removed (the runtime orders the handler's
+    /// write before that removal, but sanitizers cannot see that).
+    @usableFromInline let cancelledAfterCompletion = Atomic<Bool>(false)
     /// Delivers the outcome (specialized for the node's type).
     @usableFromInline let resumeFunction: (WaiterNode) -> Void
 

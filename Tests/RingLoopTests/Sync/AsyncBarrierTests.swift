@@ -40,26 +40,110 @@ struct AsyncBarrierTests {
         #expect(try await barrier.wait() == 0)
     }
 
-    @Test func aCancelledWaiterNoLongerCountsAsArrived() async throws {
+    /// threading.Barrier.wait(timeout) that times out breaks the barrier: the
+    /// other waiters raise BrokenBarrierError (the party itself times out).
+    @Test func aPartyThatTimesOutBreaksTheBarrierForTheOthers() async throws {
         let barrier = AsyncBarrier(parties: 3)
         let a = Task { await WaitOutcome { _ = try await barrier.wait() } }
-        try await settle("a") { barrier.waiterCount == 1 }
-        let b = Task { try await barrier.wait() }
-        try await settle("b") { barrier.waiterCount == 2 }
-        a.cancel()
-        #expect(await a.value == .cancelled)
-        #expect(barrier.waiterCount == 1)
-        let c = Task { try await barrier.wait() }
-        try await settle("c") { barrier.waiterCount == 2 }   // not released: only b and c
-        let last = try await barrier.wait()
-        #expect(try await [b.value, c.value, last] == [0, 1, 2])
+        try await settle("a") { barrier.waitingCount == 1 }
+        #expect(await throwsTimeout { _ = try await barrier.wait(timeout: .milliseconds(20)) })
+        #expect(await a.value == .other("\(BrokenBarrierError())"))
+        #expect(barrier.isBroken)
+        #expect(barrier.waitingCount == 0)
+        #expect(pendingTimeouts == 0)
     }
 
-    @Test func timedOutWaiterLeavesTheRound() async throws {
+    /// A cancelled party breaks the round too, instead of leaving the others
+    /// waiting for a party that will never come.
+    @Test func aCancelledPartyBreaksTheBarrierForTheOthers() async throws {
+        let barrier = AsyncBarrier(parties: 3)
+        let a = Task { await WaitOutcome { _ = try await barrier.wait() } }
+        try await settle("a") { barrier.waitingCount == 1 }
+        let b = Task { await WaitOutcome { _ = try await barrier.wait() } }
+        try await settle("b") { barrier.waitingCount == 2 }
+        b.cancel()
+        #expect(await b.value == .cancelled)
+        #expect(await a.value == .other("\(BrokenBarrierError())"))
+        #expect(barrier.isBroken)
+    }
+
+    /// threading.Barrier.abort() breaks the barrier: waiters raise
+    /// BrokenBarrierError, and so does every later wait() until reset().
+    @Test func abortBreaksTheBarrierForWaitersAndLaterCallers() async throws {
         let barrier = AsyncBarrier(parties: 2)
-        #expect(await throwsTimeout { _ = try await barrier.wait(timeout: .milliseconds(20)) })
-        #expect(barrier.waiterCount == 0)
-        #expect(pendingTimeouts == 0)
+        let a = Task { await WaitOutcome { _ = try await barrier.wait() } }
+        try await settle("a") { barrier.waitingCount == 1 }
+        barrier.abort()
+        #expect(await a.value == .other("\(BrokenBarrierError())"))
+        await #expect(throws: BrokenBarrierError.self) { _ = try await barrier.wait() }
+        #expect(barrier.isBroken)
+        #expect(barrier.waitingCount == 0)
+    }
+
+    /// threading.Barrier.reset() returns the barrier to its initial state;
+    /// parties waiting raise BrokenBarrierError.
+    @Test func resetFailsTheWaitersAndMakesTheBarrierUsableAgain() async throws {
+        let barrier = AsyncBarrier(parties: 2)
+        let a = Task { await WaitOutcome { _ = try await barrier.wait() } }
+        try await settle("a") { barrier.waitingCount == 1 }
+        barrier.reset()
+        #expect(await a.value == .other("\(BrokenBarrierError())"))
+        #expect(!barrier.isBroken)
+        barrier.abort()
+        barrier.reset()
+        let b = Task { try await barrier.wait() }
+        try await settle("b") { barrier.waitingCount == 1 }
+        #expect(try await barrier.wait() == 1)
+        #expect(try await b.value == 0)
+    }
+
+    /// threading.Barrier(parties, action): the action is called by one of the
+    /// parties once per round, before any is released.
+    @Test func theActionRunsOncePerRoundBeforeTheRoundIsReleased() async throws {
+        let runs = Box(0)
+        let barrier = AsyncBarrier(parties: 3) { runs.with { $0 += 1 } }
+        let seen = Box<[Int]>([])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<3 {
+                group.addTask {
+                    for _ in 0..<4 {
+                        _ = try await barrier.wait()
+                        let round = runs.get
+                        seen.with { $0.append(round) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(runs.get == 4)
+        // Every party saw the action of its round already run.
+        #expect(seen.get.count == 12)
+        #expect(seen.get.allSatisfy { $0 >= 1 })
+    }
+
+    /// threading.Barrier: if the action raises, the barrier is broken; the
+    /// party that ran it gets the action's error, the others BrokenBarrierError.
+    @Test func anActionThatThrowsBreaksTheBarrier() async throws {
+        struct Boom: Error {}
+        let barrier = AsyncBarrier(parties: 2) { throw Boom() }
+        let a = Task { await WaitOutcome { _ = try await barrier.wait() } }
+        try await settle("a") { barrier.waitingCount == 1 }
+        await #expect(throws: Boom.self) { _ = try await barrier.wait() }
+        #expect(await a.value == .other("\(BrokenBarrierError())"))
+        #expect(barrier.isBroken)
+    }
+
+    /// threading.Barrier.n_waiting: the parties waiting in the current round.
+    @Test func waitingCountCountsThePartiesOfTheCurrentRound() async throws {
+        let barrier = AsyncBarrier(parties: 3)
+        #expect(barrier.waitingCount == 0)
+        let a = Task { try await barrier.wait() }
+        try await settle("a") { barrier.waitingCount == 1 }
+        let b = Task { try await barrier.wait() }
+        try await settle("b") { barrier.waitingCount == 2 }
+        _ = try await barrier.wait()
+        #expect(barrier.waitingCount == 0)
+        _ = try await [a.value, b.value]
     }
 
     @Test func futureFormJoinsTheRound() async throws {

@@ -184,4 +184,84 @@ struct AsyncQueueTests {
             #expect(queue.waiterCount == 0)
         }
     }
+    /// Python 3.13 Queue.shutdown(immediate=False): put() raises
+    /// QueueShutDown at once (blocked putters too); get() drains the queued
+    /// items, then raises QueueShutDown.
+    @Test func shutdownLetsGetsDrainThenFailsAndFailsPutsAtOnce() async throws {
+        let queue = AsyncQueue<Int>(capacity: 2)
+        try queue.tryPut(1)
+        try queue.tryPut(2)
+        let putter = Task { await WaitOutcome { try await queue.put(3) } }
+        try await settle("putter") { queue.waiterCount == 1 }
+        queue.shutdown()
+        #expect(await putter.value == .closed)
+        #expect(queue.isShutDown)
+        #expect(throws: RingLoopError.closed) { try queue.tryPut(4) }
+        #expect(try await queue.get() == 1)
+        #expect(try await queue.get() == 2)
+        #expect(await WaitOutcome { _ = try await queue.get() } == .closed)
+    }
+
+    /// Python 3.13 Queue.shutdown(immediate=True): the queue is drained (each
+    /// dropped item counts as done for join()), and every blocked get()
+    /// raises QueueShutDown.
+    @Test func shutdownImmediatelyDropsItemsWakesEveryWaiterAndReleasesJoin() async throws {
+        let queue = AsyncQueue<Int>()
+        try queue.tryPut(1)
+        try queue.tryPut(2)
+        let joiner = Task { await WaitOutcome { try await queue.join() } }
+        try await settle("joiner") { queue.waiterCount == 1 }
+        queue.shutdown(immediate: true)
+        #expect(await joiner.value == .succeeded)
+        #expect(queue.count == 0)
+        #expect(await WaitOutcome { _ = try await queue.get() } == .closed)
+        #expect(throws: RingLoopError.closed) { try queue.tryPut(3) }
+    }
+
+    @Test func shutdownImmediatelyFailsWaitingGettersAndPutters() async throws {
+        let empty = AsyncQueue<Int>()
+        let getters = (0..<3).map { _ in Task { await WaitOutcome { _ = try await empty.get() } } }
+        try await settle("getters") { empty.waiterCount == 3 }
+        empty.shutdown(immediate: true)
+        for getter in getters { #expect(await getter.value == .closed) }
+
+        let full = AsyncQueue<Int>(capacity: 1)
+        try full.tryPut(1)
+        let putter = Task { await WaitOutcome { try await full.put(2) } }
+        try await settle("putter") { full.waiterCount == 1 }
+        full.shutdown(immediate: true)
+        #expect(await putter.value == .closed)
+        #expect(full.count == 0)
+    }
+
+    /// An item handed to a getter cancelled before it resumes, after an
+    /// immediate shutdown, is dropped (and counted done), not re-queued.
+    @Test func anItemGivenBackAfterAnImmediateShutdownIsDropped() async throws {
+        try await withLoop { loop in
+            let queue = AsyncQueue<Int>()
+            let getter = Task(executorPreference: loop) { await WaitOutcome { _ = try await queue.get() } }
+            try await settle("getter") { queue.waiterCount == 1 }
+            try await loop.submit {
+                try queue.tryPut(1)
+                queue.shutdown(immediate: true)
+                getter.cancel()
+            }.get()
+            #expect(await getter.value == .cancelled)
+            #expect(queue.count == 0)
+            try await queue.join(timeout: .seconds(5))
+        }
+    }
+
+    /// Queue.join() with a bound: asyncio.wait_for(queue.join(), timeout)
+    /// raises TimeoutError while items are unfinished.
+    @Test func joinWithATimeoutThrowsWhileItemsAreUnfinished() async throws {
+        let queue = AsyncQueue<Int>()
+        try queue.tryPut(1)
+        #expect(await throwsTimeout { try await queue.join(timeout: .milliseconds(20)) })
+        _ = try queue.tryGet()
+        try queue.taskDone()
+        try await queue.join(timeout: .seconds(5))
+        #expect(queue.waiterCount == 0)
+        #expect(pendingTimeouts == 0)
+    }
 }

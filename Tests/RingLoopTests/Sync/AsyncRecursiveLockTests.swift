@@ -114,4 +114,64 @@ struct AsyncRecursiveLockTests {
         }
         #expect(!a.isLocked && !b.isLocked)
     }
+    /// threading.RLock.acquire()/release(): the owner may acquire again; the
+    /// lock is free once every acquire is matched by a release.
+    @Test func lockAndUnlockPairNestInTheOwningTask() async throws {
+        let lock = AsyncRecursiveLock()
+        try await lock.lock()
+        try await lock.lock()
+        #expect(lock.isOwnedByCurrentTask)
+        try lock.unlock()
+        #expect(lock.isLocked)
+        try lock.unlock()
+        #expect(!lock.isLocked)
+        #expect(!lock.isOwnedByCurrentTask)
+    }
+
+    /// threading.RLock._is_owned(): true only in the owning thread (task).
+    @Test func isOwnedByCurrentTaskIsTrueOnlyInTheOwner() async throws {
+        let lock = AsyncRecursiveLock()
+        try await lock.withLock {
+            #expect(lock.isOwnedByCurrentTask)
+            let other = await Task { lock.isOwnedByCurrentTask }.value
+            #expect(!other)
+        }
+        #expect(!lock.isOwnedByCurrentTask)
+    }
+
+    /// threading.RLock.release() by a thread that does not own it raises
+    /// RuntimeError; here it throws `RingLoopError.notLocked` and changes nothing.
+    @Test func unlockByATaskThatDoesNotOwnItThrows() async throws {
+        let lock = AsyncRecursiveLock()
+        #expect(throws: RingLoopError.notLocked(operation: "AsyncRecursiveLock.unlock")) { try lock.unlock() }
+        try await lock.lock()
+        let other = await Task { () -> Bool in
+            do { try lock.unlock(); return true } catch { return false }
+        }.value
+        #expect(!other)
+        #expect(lock.isOwnedByCurrentTask)
+        try lock.unlock()
+        #expect(!lock.isLocked)
+    }
+
+    /// RLock.acquire(timeout=...) in another thread waits, then gets the lock
+    /// once the owner's last release hands it over.
+    @Test func anotherTaskLocksOnceTheOwnersLastUnlockHandsItOver() async throws {
+        let lock = AsyncRecursiveLock()
+        try await lock.lock()
+        try await lock.lock()
+        let waiter = Task { () -> Bool in
+            try await lock.lock(timeout: .seconds(10))
+            let owned = lock.isOwnedByCurrentTask
+            try lock.unlock()
+            return owned
+        }
+        try await settle("waiter") { lock.waiterCount == 1 }
+        try lock.unlock()
+        #expect(lock.waiterCount == 1)
+        try lock.unlock()
+        #expect(try await waiter.value)
+        #expect(!lock.isLocked)
+        #expect(pendingTimeouts == 0)
+    }
 }

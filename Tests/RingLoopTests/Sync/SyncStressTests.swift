@@ -236,14 +236,25 @@ struct SyncStressTests {
             #expect(!condition.lock.isLocked)
             #expect(condition.lock.waiterCount == 0)
 
+            // A party that leaves breaks the barrier (Python's behaviour):
+            // every other waiter throws BrokenBarrierError, none is left behind.
             let barrier = AsyncBarrier(parties: waiters + 1)
-            try await storm(waiters, group: group, rng: &rng, count: { barrier.waiterCount }) {
-                _ = try await barrier.wait()
-            } release: { survivors in
-                // Only the survivors count: the cancelled never arrived.
-                for _ in survivors..<waiters { Task { _ = try await barrier.wait() } }
-                _ = try await barrier.wait()
+            var parties: [Task<WaitOutcome, Never>] = []
+            for i in 0..<waiters {
+                let body: @Sendable () async -> WaitOutcome = { await WaitOutcome { _ = try await barrier.wait() } }
+                parties.append(i % 2 == 0
+                    ? Task(executorPreference: group.loops[(i / 2) % group.loops.count], operation: body)
+                    : Task(operation: body))
             }
+            try await settle("\(waiters) parties") { barrier.waiterCount == waiters }
+            let leaver = Int.random(in: 0..<waiters, using: &rng)
+            parties[leaver].cancel()
+            for (i, party) in parties.enumerated() {
+                let outcome = await party.value
+                #expect(outcome == (i == leaver ? .cancelled : .other("\(BrokenBarrierError())")))
+            }
+            #expect(barrier.waiterCount == 0)
+            #expect(barrier.isBroken)
 
             let queue = AsyncQueue<Int>()
             try await storm(waiters, group: group, rng: &rng, count: { queue.waiterCount }) {

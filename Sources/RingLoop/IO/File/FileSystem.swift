@@ -27,8 +27,10 @@ public struct FileSystem: Sendable {
     // MARK: Status
 
     /// The status of the file at `path` (statx).
-    /// - Parameter followSymlinks: when false, a symbolic link is described
-    ///   itself rather than its target.
+    /// - Parameters:
+    ///   - path: the file to describe.
+    ///   - followSymlinks: when false, a symbolic link is described itself
+    ///     rather than its target.
     public func status(of path: FilePath, followSymlinks: Bool = true) async throws -> FileStatus {
         try await eventLoop.performRequest(statusStarter(path, followSymlinks))
     }
