@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "echo-client", targets: ["EchoClient"]),
         .executable(name: "async-echo-server", targets: ["AsyncEchoServer"]),
         .executable(name: "file-copy", targets: ["FileCopy"]),
+        .executable(name: "parallel-run", targets: ["ParallelRun"]),
         .executable(name: "ringloop-alloc-counter", targets: ["AllocationCounts"]),
     ],
     dependencies: [
@@ -101,6 +102,18 @@ let package = Package(
             path: "Examples/EchoClient",
             swiftSettings: strict
         ),
+        // Runs a command per input line, N at a time (like xargs -P), with
+        // Subprocess, pipes, signals and AsyncSemaphore.
+        .executableTarget(
+            name: "ParallelRun",
+            dependencies: [
+                "RingLoop",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Examples/ParallelRun",
+            exclude: ["README.md"],
+            swiftSettings: strict
+        ),
         // The same echo service in the async style the README leads with.
         .executableTarget(
             name: "AsyncEchoServer",
@@ -130,7 +143,8 @@ let package = Package(
         ),
         .testTarget(
             name: "RingLoopTests",
-            dependencies: ["RingLoop", "FileCopy"],
+            // ParallelRun: built so that its tests can run the binary.
+            dependencies: ["RingLoop", "FileCopy", "ParallelRun"],
             swiftSettings: strict
         ),
         .testTarget(

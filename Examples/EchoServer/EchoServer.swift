@@ -23,16 +23,13 @@ enum EchoServer {
             FileHandleOut.stderr(usage.message)
             exit(usage.message == ServerOptions.usage ? 0 : 2)
         }
-        // Signals are taken synchronously by the main thread: block them before
-        // any loop thread starts, so every thread inherits the mask.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        // SIGINT/SIGTERM are read on a loop (signalfd), which works only if
+        // no thread takes them the classic way: block them here, before any
+        // thread starts, so every thread inherits the mask.
+        Signal.block([.interrupt, .terminate])
 
         do {
-            try run(options, signals: signals)
+            try run(options)
         } catch {
             FileHandleOut.stderr("echo-server: \(error)")
             exit(1)
@@ -40,7 +37,7 @@ enum EchoServer {
         exit(0)
     }
 
-    static func run(_ options: ServerOptions, signals: sigset_t) throws {
+    static func run(_ options: ServerOptions) throws {
         let group = try EventLoopGroup(numberOfLoops: options.loops)
         let states = group.loops.map { LoopState(loop: $0) }
         let address = try SocketAddress(ipAddress: options.host, port: options.port)
@@ -65,36 +62,35 @@ enum EchoServer {
         // The benchmark harness reads the port from the first line.
         FileHandleOut.stdout("PORT \(listeners[0].localAddress.port ?? 0)")
         let started = Deadline.now()
-        let allocations = AllocationCounter()
-        var last = (time: started, reads: 0, allocations: allocations.count)
+        // Ask for the shutdown signal first, so one that comes early is not missed.
+        let shutdownSignal = group.loops[0].nextSignal([.interrupt, .terminate])
 
-        // Wait for SIGINT/SIGTERM, printing periodic statistics if asked.
-        while true {
-            var received: Int32 = 0
-            if let interval = options.statsInterval {
-                let ns = interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000
-                var timeout = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
-                var mask = signals
-                received = sigtimedwait(&mask, nil, &timeout)
-                if received < 0 {
-                    let now = Deadline.now()
-                    let reads = states.reduce(0) { $0 + $1.reads.load(ordering: .relaxed) }
-                    let allocs = allocations.count
-                    let seconds = Double((now - last.time).components.attoseconds) / 1e18 + Double((now - last.time).components.seconds)
-                    var line = "stats reads/s=\(Int(Double(reads - last.reads) / seconds)) open=\(states.reduce(0) { $0 + $1.openCount.load(ordering: .relaxed) })"
-                    if let allocs, let before = last.allocations, reads > last.reads {
-                        line += " allocs/read=\(String(Double(allocs - before) / Double(reads - last.reads)))"
-                    }
-                    FileHandleOut.stdout(line)
-                    last = (now, reads, allocs)
-                    continue
+        // Periodic statistics, if asked, printed from the first loop.
+        var statistics: RepeatedTask?
+        if let interval = options.statsInterval {
+            let allocations = AllocationCounter()
+            let last = Mutex((time: started, reads: 0, allocations: allocations.count))
+            statistics = group.loops[0].scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                let now = Deadline.now()
+                let reads = states.reduce(0) { $0 + $1.reads.load(ordering: .relaxed) }
+                let allocs = allocations.count
+                let previous = last.withLock { value in
+                    defer { value = (now, reads, allocs) }
+                    return value
                 }
-            } else {
-                var mask = signals
-                sigwait(&mask, &received)
+                let elapsed = now - previous.time
+                let seconds = Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds)
+                var line = "stats reads/s=\(Int(Double(reads - previous.reads) / seconds)) open=\(states.reduce(0) { $0 + $1.openCount.load(ordering: .relaxed) })"
+                if let allocs, let before = previous.allocations, reads > previous.reads {
+                    line += " allocs/read=\(String(Double(allocs - before) / Double(reads - previous.reads)))"
+                }
+                FileHandleOut.stdout(line)
             }
-            break
         }
+
+        // Wait for SIGINT/SIGTERM (this thread blocks; the loops serve).
+        _ = try shutdownSignal.wait()
+        statistics?.cancel()
 
         // Graceful shutdown: stop accepting…
         for listener in listeners { _ = try? listener.close().wait() }
@@ -151,7 +147,7 @@ enum FileHandleOut {
 
 /// Reads the allocation counter of an LD_PRELOADed malloc interposer that
 /// exports `ringloop_malloc_count` (see README.md here); nil without one.
-struct AllocationCounter {
+struct AllocationCounter: Sendable {
     private let function: (@convention(c) () -> UInt64)?
 
     init() {

@@ -154,10 +154,10 @@ static inline int ringloop_pidfd_open(pid_t pid) {
 static inline int ringloop_pidfd_send_signal(int pidfd, int sig) {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
-// signalfd4 with the kernel's 8-byte signal set; close-on-exec, blocking
-// (reads go through the ring, which polls).
-static inline int ringloop_signalfd(const sigset_t *mask) {
-    return (int)syscall(SYS_signalfd4, -1, mask, 8, O_CLOEXEC);
+// signalfd4 with the kernel's 8-byte signal set: a new close-on-exec,
+// non-blocking descriptor (fd -1), or a new mask for `fd`.
+static inline int ringloop_signalfd(int fd, const sigset_t *mask) {
+    return (int)syscall(SYS_signalfd4, fd, mask, 8, O_CLOEXEC | O_NONBLOCK);
 }
 static inline int ringloop_tgkill(pid_t tid, int sig) {
     return (int)syscall(SYS_tgkill, getpid(), tid, sig);

@@ -24,12 +24,15 @@ enum MicroBench {
             groups[c.group, default: []].append(c)
         }
         print("RingLoop micro-benchmarks (release build: \(isRelease)); best of \(rounds) rounds; ratio = first case / this case time")
-        print(pad("group", 26) + pad("case", 40) + lpad("ns/op", 12) + lpad("ops/s", 14) + lpad("ratio", 8))
+        print("cpu ns/op: CPU time of the whole process (every thread) per operation, best round; steadier than wall time on a busy machine")
+        print(pad("group", 26) + pad("case", 40) + lpad("ns/op", 12) + lpad("ops/s", 14) + lpad("ratio", 8) + lpad("cpu ns/op", 11) + lpad("cpu ratio", 10))
         for group in order {
             let members = groups[group]!
             var best = [Double](repeating: .infinity, count: members.count)
+            var bestCPU = [Double](repeating: .infinity, count: members.count)
             for _ in 0..<rounds {
                 for (i, c) in members.enumerated() {
+                    let cpuStart = processCPUSeconds()
                     let start = Deadline.now()
                     do { try await c.run(c.operations) } catch {
                         print("\(group)/\(c.name) failed: \(error)")
@@ -37,12 +40,14 @@ enum MicroBench {
                     }
                     let seconds = Double((Deadline.now() - start).nanoseconds) / 1e9
                     best[i] = min(best[i], seconds / Double(c.operations))
+                    bestCPU[i] = min(bestCPU[i], (processCPUSeconds() - cpuStart) / Double(c.operations))
                 }
             }
             for (i, c) in members.enumerated() {
                 let ns = best[i] * 1e9
                 print(pad(group, 26) + pad(c.name, 40) + lpad(String(format: "%.1f", ns), 12)
-                      + lpad(String(format: "%.0f", 1 / best[i]), 14) + lpad(String(format: "%.2f", best[0] / best[i]), 8))
+                      + lpad(String(format: "%.0f", 1 / best[i]), 14) + lpad(String(format: "%.2f", best[0] / best[i]), 8)
+                      + lpad(String(format: "%.1f", bestCPU[i] * 1e9), 11) + lpad(String(format: "%.2f", bestCPU[0] / bestCPU[i]), 10))
             }
         }
     }
@@ -53,6 +58,14 @@ enum MicroBench {
         #else
         true
         #endif
+    }
+
+    /// User plus system CPU time of the process so far.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }

@@ -5,6 +5,7 @@ enum Registry {
         var cases: [BenchCase] = []
         cases += CoreBench.cases()
         cases += TimerBench.cases()
+        cases += HandOffBench.cases()
         cases += PoolBench.cases()
         cases += SyncBench.cases()
         return cases

@@ -49,6 +49,9 @@ public final class EventLoop: @unchecked Sendable {
         /// than this is logged at `warning`, naming where it was scheduled
         /// (like asyncio's debug mode). Costs two clock reads per job.
         public var slowCallbackThreshold: Duration?
+        /// When set, an idle loop polls for work from other threads for up to
+        /// this long before it sleeps (see `EventLoop+Spin.swift`). Off by default.
+        public var spinBeforeSleep: Duration?
         /// Where the loop logs.
         public var logger = Logger(label: "ringloop.loop")
         package var ringOptions = RingOptions()
@@ -79,12 +82,12 @@ public final class EventLoop: @unchecked Sendable {
     private let wakeupBuffer: UnsafeMutablePointer<UInt64>
 
     // MARK: cross-thread state (guarded by `lock`)
-    private let lock = Lock()
-    private var remote: Deque<Work> = []
+    let lock = Lock()
+    var remote: Deque<Work> = []
     private var sleeping = false
     private var wakeupSent = false
     private var acceptingWork = true
-    private var shutdownRequested = false
+    var shutdownRequested = false
     private var shutDownComplete = false
     private var shutdownCallbacks: [@Sendable () -> Void] = []
 
@@ -297,6 +300,9 @@ public final class EventLoop: @unchecked Sendable {
         } else if let next = timers.nextDeadline() {
             let now = Deadline.now()
             timeout = next > now ? next.uptimeNanoseconds - now.uptimeNanoseconds : 0
+        }
+        if timeout != 0, let spin = configuration.spinBeforeSleep, spinForRemoteWork(upTo: spin, timeout: timeout) {
+            timeout = 0
         }
         var slept = false
         if timeout != 0 {

@@ -7,7 +7,8 @@
 /// outnumber live ones the heap is compacted, so churn (a timeout re-armed on
 /// every read) cannot grow it without bound. Insert and pop are O(log n).
 struct TimerHeap {
-    private struct Entry {
+    /// A timer with its sort keys inline; also the unit a `TimerWheel` keeps.
+    struct Entry {
         var deadline: UInt64
         /// Tie-breaker: timers with equal deadlines fire in scheduling order.
         var sequence: UInt64
@@ -33,19 +34,34 @@ struct TimerHeap {
     var sequenceHorizon: UInt64 { nextSequence }
 
     mutating func insert(_ node: TimerNode) {
-        insert(node, sequence: nextSequence)
+        node.inHeap = true
+        push(Entry(deadline: node.deadline.uptimeNanoseconds, sequence: nextSequence, node: .passRetained(node)))
         nextSequence &+= 1
     }
 
-    /// Inserts `node` with a sequence number chosen by the caller (a
-    /// `TimerWheel` numbers timers when they are scheduled, not when they
-    /// reach its heap).
-    mutating func insert(_ node: TimerNode, sequence: UInt64) {
-        node.inHeap = true
-        let entry = Entry(deadline: node.deadline.uptimeNanoseconds, sequence: sequence,
-                          node: .passRetained(node))
+    // MARK: Raw entries (for `TimerWheel`, which keeps its own cancel count)
+
+    /// The earliest entry, dead or alive.
+    var top: Entry? { entries.first }
+
+    /// Adds an entry; the heap takes over its retain.
+    mutating func push(_ entry: Entry) {
         entries.append(entry)
         siftUp(entries.count - 1)
+    }
+
+    /// Removes the earliest entry; the caller takes over its retain.
+    mutating func popTop() -> Entry {
+        let top = entries[0]
+        removeTop()
+        return top
+    }
+
+    /// Drops (and releases) every cancelled entry; returns how many.
+    mutating func removeCancelled() -> Int {
+        let before = entries.count
+        compact()
+        return before - entries.count
     }
 
     /// Marks `node` cancelled; its action is dropped. O(1) amortized.

@@ -5,15 +5,8 @@ class TimerNode {
     @usableFromInline let deadline: Deadline
     /// False once fired, failed or cancelled.
     @usableFromInline var isLive = true
-    /// Whether the node sits in a heap (it can be cancelled before it gets there).
+    /// Whether the node sits in a heap or wheel (it can be cancelled before it gets there).
     var inHeap = false
-    /// Scheduling order in its wheel: the tie-breaker between equal deadlines.
-    var sequence: UInt64 = 0
-    /// The wheel slot whose list holds the node, or -1.
-    var wheelSlot: Int32 = -1
-    /// Links of that slot's list; the wheel holds one retain of every listed node.
-    var next: Unmanaged<TimerNode>?
-    var previous: Unmanaged<TimerNode>?
 
     @usableFromInline
     init(deadline: Deadline) { self.deadline = deadline }

@@ -2,49 +2,66 @@
 ///
 /// Time is cut into ticks of 2^16 ns (about 66 µs). The wheel has eight levels
 /// of 64 slots; a slot of level L spans 64^L ticks, so the eight levels cover
-/// every `UInt64` deadline and no timer ever waits in an overflow list (the
-/// design of tokio's timer wheel). A timer lives in the slot where its
-/// deadline's tick first differs from the wheel's current tick (`elapsed`),
-/// in an intrusive doubly linked list, so scheduling and cancelling are O(1).
-/// As time passes, the earliest occupied slot is emptied: its timers drop to
-/// a lower level (a cascade; each timer cascades at most once per level) or,
-/// once their tick has come, into `due`.
+/// every `UInt64` deadline and no timer waits in an overflow list (the layout
+/// of tokio's timer wheel). A timer sits in the slot where its deadline's tick
+/// first differs from the wheel's current tick, `elapsed`: scheduling is an
+/// append, O(1). As time passes, the earliest occupied slot is emptied: its
+/// timers drop to a lower level (a cascade; at most once per level) or, once
+/// their tick has come, into `due`.
 ///
 /// `due` is a binary heap ordered by (deadline, scheduling sequence) holding
-/// only timers whose tick has come, at most a tick's worth in steady state,
-/// so firing stays exact to the nanosecond and in scheduling order among equal
-/// deadlines while the heap stays small. Every timer in `due` precedes every
-/// timer in the wheel, because its tick is at most `elapsed` and theirs is
-/// greater.
+/// only timers whose tick has come, about a tick's worth, so firing stays
+/// exact to the nanosecond and in scheduling order among equal deadlines
+/// while the heap stays small. Every timer in `due` precedes every timer in
+/// the wheel: its tick is at most `elapsed`, theirs are greater.
+///
+/// Slots are arrays of entries holding the sort keys inline, not lists
+/// threaded through the nodes: a cascade moves keys without touching a node
+/// (walking a million-node list was one cache miss per node, in sequence).
+/// Cancelling is O(1) the same way as in `TimerHeap`: the node is marked dead
+/// and its entry dropped when it surfaces, or by a sweep once dead entries
+/// outnumber live ones, so cancel churn cannot grow the wheel without bound.
 ///
 /// A value type with no clock of its own: callers pass the time, so tests
 /// drive it with a fake clock.
 struct TimerWheel {
+    typealias Entry = TimerHeap.Entry
+
     static let tickShift: UInt64 = 16
     static let levels = 8
     static let slotBits = 6
     static let slotsPerLevel = 1 << slotBits
+    /// A drained slot's buffer is kept for reuse up to this many entries, or
+    /// up to the number of timers pending: freeing big buffers while timers
+    /// churn made glibc consolidate its free lists over and over (a fifth of
+    /// the CPU time of a million timers).
+    private static let keptCapacity = 4096
 
-    /// List heads, `levels × slotsPerLevel`, each holding one retain per node.
-    private var slots: ContiguousArray<Unmanaged<TimerNode>?>
+    /// `levels × slotsPerLevel` slots; every entry holds one retain of its node.
+    private var slots: ContiguousArray<ContiguousArray<Entry>>
     /// Per level, a bit per non-empty slot.
     private var occupied: ContiguousArray<UInt64>
-    /// The wheel's current tick: wheel timers have later ticks, `due` ones
-    /// earlier or equal ticks.
+    /// The wheel's current tick: timers in slots have later ticks, those in
+    /// `due` earlier or equal ones.
     private var elapsed: UInt64
     private var due = TimerHeap()
-    private var inWheel = 0
+    /// A drained slot's entries, while they are re-placed.
+    private var scratch = ContiguousArray<Entry>()
+    /// Entries in slots and `due`, dead ones included.
+    private var entries = 0
+    /// Dead entries still in slots or `due`.
+    private var cancelled = 0
     private var nextSequence: UInt64 = 0
 
     /// A wheel whose clock starts at `now`.
     init(now: Deadline = .distantPast) {
-        slots = ContiguousArray(repeating: nil, count: Self.levels * Self.slotsPerLevel)
+        slots = ContiguousArray(repeating: [], count: Self.levels * Self.slotsPerLevel)
         occupied = ContiguousArray(repeating: 0, count: Self.levels)
         elapsed = now.uptimeNanoseconds >> Self.tickShift
     }
 
     /// Live (not cancelled) timers.
-    var count: Int { inWheel + due.count }
+    var count: Int { entries - cancelled }
     var isEmpty: Bool { count == 0 }
 
     /// The sequence number the next insert gets: timers inserted from now on
@@ -52,19 +69,23 @@ struct TimerWheel {
     var sequenceHorizon: UInt64 { nextSequence }
 
     mutating func insert(_ node: TimerNode) {
-        node.sequence = nextSequence
+        node.inHeap = true
+        let entry = Entry(deadline: node.deadline.uptimeNanoseconds, sequence: nextSequence, node: .passRetained(node))
         nextSequence &+= 1
-        place(node)
+        entries += 1
+        place(entry)
     }
 
-    /// Cancels `node` if it is still pending; its action is dropped. O(1).
+    /// Cancels `node` if it is still pending; its action is dropped. O(1) amortized.
     @discardableResult
     mutating func cancel(_ node: TimerNode) -> Bool {
-        guard node.wheelSlot >= 0 else { return due.cancel(node) }
-        unlink(node)
+        guard node.isLive else { return false }
         node.isLive = false
         node.didCancel()
-        Unmanaged.passUnretained(node).release()
+        if node.inHeap {
+            cancelled += 1
+            if cancelled > 1024 && cancelled > entries / 2 { sweep() }
+        }
         return true
     }
 
@@ -72,16 +93,29 @@ struct TimerWheel {
     /// timer's tick has come, else the start of its wheel slot (the loop wakes
     /// there, cascades, and sleeps on until the exact deadline).
     mutating func nextDeadline() -> Deadline? {
-        if let deadline = due.nextDeadline() { return deadline }
+        dropCancelledTop()
+        if let top = due.top { return Deadline(uptimeNanoseconds: top.deadline) }
         guard let (level, slot) = nextOccupiedSlot() else { return nil }
         return Deadline(uptimeNanoseconds: slotStart(level: level, slot: slot) << Self.tickShift)
     }
 
-    /// Removes and returns the earliest timer if it is due at `now` and was
-    /// inserted before `horizon`, advancing the wheel to `now` when needed.
+    /// Removes and returns the earliest live timer if it is due at `now` and
+    /// was inserted before `horizon`, advancing the wheel towards `now` as needed.
     mutating func popDue(now: Deadline, horizon: UInt64) -> TimerNode? {
-        if due.isEmpty { advance(to: now) }
-        return due.popDue(now: now, horizon: horizon)
+        let target = now.uptimeNanoseconds >> Self.tickShift
+        while true {
+            dropCancelledTop()
+            if let top = due.top {
+                guard top.deadline <= now.uptimeNanoseconds, top.sequence < horizon else { return nil }
+                _ = due.popTop()
+                entries -= 1
+                let node = top.node.takeRetainedValue()
+                node.inHeap = false
+                node.isLive = false
+                return node
+            }
+            guard advanceOneSlot(to: target) else { return nil }
+        }
     }
 
     /// Removes every timer, returning the live ones (now marked fired) in no
@@ -89,99 +123,98 @@ struct TimerWheel {
     mutating func removeAll() -> [TimerNode] {
         var live = due.removeAll()
         for index in slots.indices {
-            var cursor = slots[index]
-            slots[index] = nil
-            while let current = cursor {
-                let node = current.takeRetainedValue()
-                cursor = node.next
-                node.next = nil
-                node.previous = nil
-                node.wheelSlot = -1
-                node.isLive = false
-                live.append(node)
+            for entry in slots[index] {
+                let node = entry.node.takeRetainedValue()
+                node.inHeap = false
+                if node.isLive {
+                    node.isLive = false
+                    live.append(node)
+                }
             }
+            slots[index] = []
         }
         for level in occupied.indices { occupied[level] = 0 }
-        inWheel = 0
+        entries = 0
+        cancelled = 0
         return live
     }
 
     // MARK: Wheel mechanics
 
-    /// Empties every slot whose start is at or before `now`'s tick, then
-    /// moves `elapsed` to that tick.
-    private mutating func advance(to now: Deadline) {
-        let target = now.uptimeNanoseconds >> Self.tickShift
-        guard target > elapsed else { return }
-        while let (level, slot) = nextOccupiedSlot() {
-            let start = slotStart(level: level, slot: slot)
-            guard start <= target else { break }
-            elapsed = start
-            let index = level * Self.slotsPerLevel + slot
-            var cursor = slots[index]
-            slots[index] = nil
-            occupied[level] &= ~(1 << UInt64(slot))
-            while let current = cursor {
-                let node = current._withUnsafeGuaranteedRef { node in
-                    cursor = node.next
-                    node.next = nil
-                    node.previous = nil
-                    node.wheelSlot = -1
-                    return node
-                }
-                inWheel -= 1
-                // Still retained by the wheel: `place` takes that retain over.
-                place(node, retained: current)
-            }
+    /// Empties the earliest slot if it starts at or before tick `target`;
+    /// returns false (and moves `elapsed` up to `target`) when none does.
+    private mutating func advanceOneSlot(to target: UInt64) -> Bool {
+        guard let (level, slot) = nextOccupiedSlot() else {
+            elapsed = max(elapsed, target)
+            return false
         }
-        // Every remaining slot starts after `target`, so each wheel timer
-        // still sits at the level where its tick first differs from `target`.
-        elapsed = target
+        let start = slotStart(level: level, slot: slot)
+        guard start <= target else {
+            // Every slot starts after `target`, so each timer still sits at
+            // the level where its tick first differs from `target`.
+            elapsed = max(elapsed, target)
+            return false
+        }
+        elapsed = start
+        let index = level * Self.slotsPerLevel + slot
+        occupied[level] &= ~(1 << UInt64(slot))
+        swap(&scratch, &slots[index])
+        for entry in scratch { place(entry) }
+        if scratch.capacity > max(Self.keptCapacity, entries) {
+            scratch = []
+        } else {
+            scratch.removeAll(keepingCapacity: true)
+        }
+        return true
     }
 
-    /// Puts a numbered node in `due` or a wheel slot.
-    private mutating func place(_ node: TimerNode, retained: Unmanaged<TimerNode>? = nil) {
-        let tick = node.deadline.uptimeNanoseconds >> Self.tickShift
+    /// Puts an entry in `due` or a slot.
+    private mutating func place(_ entry: Entry) {
+        let tick = entry.deadline >> Self.tickShift
         guard tick > elapsed else {
-            due.insert(node, sequence: node.sequence)
-            retained?.release()
+            due.push(entry)
             return
         }
         // The highest 6-bit digit in which the tick differs from `elapsed`.
         let significant = 63 - ((elapsed ^ tick) | 63).leadingZeroBitCount
         let level = significant / Self.slotBits
         let slot = Int(truncatingIfNeeded: tick >> UInt64(level * Self.slotBits)) & (Self.slotsPerLevel - 1)
-        let index = level * Self.slotsPerLevel + slot
-        let handle = retained ?? Unmanaged.passRetained(node)
-        node.wheelSlot = Int32(index)
-        node.previous = nil
-        node.next = slots[index]
-        if let head = slots[index] {
-            head._withUnsafeGuaranteedRef { $0.previous = handle }
-        }
-        slots[index] = handle
+        slots[level * Self.slotsPerLevel + slot].append(entry)
         occupied[level] |= 1 << UInt64(slot)
-        inWheel += 1
     }
 
-    /// Takes `node` out of its slot's list (the caller owns its retain).
-    private mutating func unlink(_ node: TimerNode) {
-        let index = Int(node.wheelSlot)
-        if let previous = node.previous {
-            previous._withUnsafeGuaranteedRef { $0.next = node.next }
-        } else {
-            slots[index] = node.next
+    private mutating func dropCancelledTop() {
+        while let top = due.top, top.node._withUnsafeGuaranteedRef({ !$0.isLive }) {
+            _ = due.popTop()
+            top.node._withUnsafeGuaranteedRef { $0.inHeap = false }
+            top.node.release()
+            entries -= 1
+            cancelled -= 1
         }
-        if let next = node.next {
-            next._withUnsafeGuaranteedRef { $0.previous = node.previous }
+    }
+
+    /// Drops every dead entry.
+    private mutating func sweep() {
+        var removed = due.removeCancelled()
+        var dead: [Unmanaged<TimerNode>] = []
+        for index in slots.indices where !slots[index].isEmpty {
+            slots[index].removeAll { entry in
+                let isDead = entry.node._withUnsafeGuaranteedRef { !$0.isLive }
+                if isDead { dead.append(entry.node) }
+                return isDead
+            }
+            if slots[index].isEmpty {
+                occupied[index >> Self.slotBits] &= ~(1 << UInt64(index & (Self.slotsPerLevel - 1)))
+            }
         }
-        if slots[index] == nil {
-            occupied[index >> Self.slotBits] &= ~(1 << UInt64(index & (Self.slotsPerLevel - 1)))
+        // Released once the slots are consistent: a deinit may schedule timers.
+        for node in dead {
+            node._withUnsafeGuaranteedRef { $0.inHeap = false }
+            node.release()
         }
-        node.next = nil
-        node.previous = nil
-        node.wheelSlot = -1
-        inWheel -= 1
+        removed += dead.count
+        entries -= removed
+        cancelled -= removed
     }
 
     /// The earliest non-empty slot. Every timer at level L shares the digits

@@ -115,9 +115,10 @@ final class ProcessMonitor: CompletionHandler, @unchecked Sendable {
         return true
     }
 
-    /// The loop is going away with the child still running: kill and reap
-    /// it now, so no zombie outlives the loop.
-    private func reapAfterKilling() {
+    /// The loop is going away (or cannot watch the child): kill and reap it
+    /// now, so no zombie outlives the loop. Blocks only while a killed
+    /// process dies.
+    func reapAfterKilling() {
         signal(SIGKILL)
         _ = reapNow(blocking: true)
     }

@@ -8,6 +8,7 @@ public struct Signal: Hashable, Sendable, CustomStringConvertible {
     /// The signal number (`SIGINT`…).
     public let rawValue: Int32
 
+    /// The signal with this number.
     public init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// `SIGINT` (Ctrl-C).
@@ -33,6 +34,7 @@ public struct Signal: Hashable, Sendable, CustomStringConvertible {
     /// `SIGCONT`: resumes a suspended process.
     public static var resume: Signal { Signal(rawValue: SIGCONT) }
 
+    /// The signal's name (`"SIGTERM"`), or its number for the rarer ones.
     public var description: String {
         switch rawValue {
         case SIGINT: return "SIGINT"

@@ -90,11 +90,11 @@ public final class Subprocess: Sendable {
     ) throws(SubprocessError) -> Subprocess {
         let child = try Spawner.spawn(executable, arguments: arguments, environment: environment,
                                       workingDirectory: workingDirectory, stdio: stdio)
-        let monitor = ProcessMonitor(loop: loop, pid: child.pid, pidfd: child.pidfd, usesWaitid: usingWaitid || child.pidfd < 0)
+        let monitor = ProcessMonitor(loop: loop, pid: child.pid, pidfd: child.pidfd, usesWaitid: usingWaitid)
         let process = Subprocess(child, monitor: monitor, loop: loop)
         if child.pidfd < 0 && !usingWaitid {
-            // Nothing to watch it with: undo the spawn.
-            monitor.start()   // off the loop, or not: reaps after killing
+            // Nothing to watch it with (no pidfd, no waitid): undo the spawn.
+            monitor.reapAfterKilling()
             throw .spawnFailed(operation: "pidfd_open", executable: executable.description, Errno(rawValue: child.pidfdError))
         }
         if loop.inEventLoop {

@@ -36,8 +36,9 @@ enum ProcessCalls {
     static func pipe(_ fds: UnsafeMutablePointer<Int32>) -> Int32 { ringloop_pipe_cloexec(fds) }
     static func pidfdOpen(_ pid: pid_t) -> Int32 { ringloop_pidfd_open(pid) }
     static func pidfdSendSignal(_ pidfd: Int32, _ signal: Int32) -> Int32 { ringloop_pidfd_send_signal(pidfd, signal) }
-    /// A close-on-exec signalfd for `mask`.
-    static func signalfd(_ mask: inout sigset_t) -> Int32 { ringloop_signalfd(&mask) }
+    /// A close-on-exec, non-blocking signalfd for `mask` (`fd` -1), or a
+    /// new mask for the signalfd `fd`.
+    static func signalfd(_ fd: Int32, _ mask: inout sigset_t) -> Int32 { ringloop_signalfd(fd, &mask) }
     static func tgkill(thread: pid_t, _ signal: Int32) -> Int32 { ringloop_tgkill(thread, signal) }
     static func currentThreadID() -> pid_t { ringloop_gettid() }
     /// `posix_spawn_file_actions_addchdir_np` (glibc 2.29).

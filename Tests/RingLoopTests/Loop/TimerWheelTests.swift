@@ -232,3 +232,25 @@ struct TimerWheelTests {
         _ = wheel.removeAll()
     }
 }
+
+extension TimerWheelTests {
+    @Test func massCancellationIsSweptAndTheSurvivorsStillFire() {
+        let log = Log()
+        var wheel = TimerWheel()
+        var nodes: [Probe] = []
+        // Spread over every level, so the sweep visits slots, and a few in the heap.
+        for id in 0..<4_000 {
+            let node = Probe(id, at: UInt64(id) &* 0x9E37_79B9_7F4A_7C15 >> 8, log: log)
+            nodes.append(node)
+            wheel.insert(node)
+        }
+        for node in nodes where node.id % 4 != 0 { wheel.cancel(node) }
+        #expect(wheel.count == 1_000)
+        #expect(log.cancelled.count == 3_000)
+        Self.fireDue(&wheel, at: UInt64.max, log: log)
+        #expect(Set(log.ids) == Set(stride(from: 0, to: 4_000, by: 4)))
+        let deadlines = log.ids.map { nodes[$0].deadline }
+        #expect(deadlines == deadlines.sorted())
+        #expect(wheel.isEmpty)
+    }
+}

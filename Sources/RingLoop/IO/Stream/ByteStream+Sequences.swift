@@ -58,6 +58,9 @@ extension ByteStream {
         public struct Iterator: AsyncIteratorProtocol {
             var chunks: Chunks.Iterator
             var pending: [UInt8] = []
+            /// Where the next line starts in `pending` (lines before it were
+            /// delivered; compacted when a chunk is appended).
+            var start = 0
             /// Where to resume looking for a newline in `pending`.
             var scanned = 0
             var ended = false
@@ -65,18 +68,22 @@ extension ByteStream {
             public mutating func next() async throws -> String? {
                 while true {
                     if let newline = pending[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
-                        let line = String(decoding: pending[..<newline], as: UTF8.self)
-                        pending.removeSubrange(...newline)
-                        scanned = 0
+                        let line = String(decoding: pending[start..<newline], as: UTF8.self)
+                        start = newline + 1
+                        scanned = start
                         return line
                     }
                     scanned = pending.count
                     if ended {
-                        guard !pending.isEmpty else { return nil }
-                        defer { pending = []; scanned = 0 }
-                        return String(decoding: pending, as: UTF8.self)
+                        guard start < pending.count else { return nil }
+                        defer { pending = []; start = 0; scanned = 0 }
+                        return String(decoding: pending[start...], as: UTF8.self)
                     }
                     if let chunk = try await chunks.next() {
+                        // Drop the delivered lines once per chunk, not per line.
+                        pending.removeSubrange(..<start)
+                        scanned -= start
+                        start = 0
                         pending.append(contentsOf: chunk)
                     } else {
                         ended = true

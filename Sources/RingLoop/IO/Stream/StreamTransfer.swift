@@ -163,6 +163,7 @@ public struct PartialWriteError: Error, Sendable, CustomStringConvertible {
     /// Why it stopped (`CancellationError`, or `IOError` for a closed stream).
     public var reason: any Error
 
+    /// A write stopped after `written` of `requested` bytes, for `reason`.
     public init(written: Int, requested: Int, reason: any Error) {
         self.written = written
         self.requested = requested

@@ -39,6 +39,26 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func manyLinesPerChunkAllArriveInOrder() async throws {
+        try await withLoop { loop in
+            let (readEnd, writeEnd) = try ByteStream.makePipe(on: loop)
+            let count = 20_000
+            let writer = Task {
+                try await writeEnd.write(Array((0..<count).map { "line \($0)\n" }.joined().utf8))
+                writeEnd.close()
+            }
+            var expected = 0
+            for try await line in readEnd.lines {
+                if line != "line \(expected)" { break }
+                expected += 1
+            }
+            try await writer.value
+            #expect(expected == count)
+            readEnd.close()
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func chunksEndAtEndOfStream() async throws {
         try await withLoop { loop in
             let (readEnd, writeEnd) = try ByteStream.makePipe(on: loop)

@@ -1,0 +1,1 @@
+ParallelRun.main()
