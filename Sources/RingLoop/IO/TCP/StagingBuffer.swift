@@ -23,6 +23,9 @@ struct StagingBuffer: ~Copyable {
     private(set) var used = 0
     /// Replaced buffers an in-flight send may still read.
     private var retired: [UnsafeMutableRawPointer] = []
+    /// Capacity of the last buffer freed on drain: a busy connection's next
+    /// burst starts at that size instead of growing (and copying) again.
+    private(set) var recentCapacity = 0
 
     init(limit: Int) {
         self.limit = limit
@@ -51,7 +54,8 @@ struct StagingBuffer: ~Copyable {
     }
 
     private mutating func grow(toFit needed: Int, sendInFlight: Bool) {
-        let newCapacity = max(min(capacity * 2, limit), needed, StagingBuffer.minimumCapacity)
+        let start = base == nil ? min(recentCapacity, limit) : 0
+        let newCapacity = max(min(capacity * 2, limit), needed, StagingBuffer.minimumCapacity, start)
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
         if let base {
             buffer.copyMemory(from: base, byteCount: used)
@@ -92,6 +96,7 @@ struct StagingBuffer: ~Copyable {
     mutating func drained() {
         used = 0
         if capacity > StagingBuffer.minimumCapacity, let base {
+            recentCapacity = capacity
             base.deallocate()
             self.base = nil
             capacity = 0

@@ -55,6 +55,17 @@ struct StagingBufferTests {
         check(staging.capacity == 0 && staging.base == nil)
     }
 
+    @Test func aBurstAfterADrainStartsAtThePreviousSize() {
+        var staging = StagingBuffer(limit: 64 * 1024)
+        for _ in 0..<4 { _ = append(&staging, [UInt8](repeating: 1, count: 16 * 1024), sendInFlight: true) }
+        staging.sendFinished()
+        let grown = staging.capacity
+        staging.drained()
+        check(staging.capacity == 0)
+        _ = append(&staging, [UInt8](repeating: 2, count: 16 * 1024))
+        check(staging.capacity == grown, "no regrowth (and copying) burst after burst")
+    }
+
     @Test func aSmallDrainedBufferIsKeptForTheNextWrite() {
         var staging = StagingBuffer(limit: 64 * 1024)
         _ = append(&staging, [1, 2, 3])
