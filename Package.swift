@@ -39,10 +39,13 @@ let package = Package(
             pkgConfig: "liburing",
             providers: [.apt(["liburing-dev"])]
         ),
+        // Linux calls of the epoll backend that Swift's Glibc does not import.
+        .systemLibrary(name: "CEpoll", path: "Sources/CEpoll"),
         .target(
             name: "RingLoop",
             dependencies: [
                 "CLiburing",
+                "CEpoll",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
@@ -141,10 +144,17 @@ let package = Package(
             exclude: ["thresholds.txt"],
             swiftSettings: strict
         ),
+        // The worker executable the ProcessPool tests start.
+        .executableTarget(
+            name: "RingLoopTestWorker",
+            dependencies: ["RingLoop"],
+            path: "Tests/RingLoopTestWorker",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "RingLoopTests",
-            // ParallelRun: built so that its tests can run the binary.
-            dependencies: ["RingLoop", "FileCopy", "ParallelRun"],
+            // ParallelRun and RingLoopTestWorker: built so that tests can run the binaries.
+            dependencies: ["RingLoop", "FileCopy", "ParallelRun", "RingLoopTestWorker"],
             swiftSettings: strict
         ),
         .testTarget(

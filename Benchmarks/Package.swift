@@ -19,6 +19,8 @@ let dependencies: [Package.Dependency] = [
     .package(path: root.path),
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    // Peer of RingLoop's Subprocess in the process section.
+    .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
 ]
 
 let targets: [Target] = [
@@ -73,6 +75,7 @@ let targets: [Target] = [
         dependencies: [
             ringLoop,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Subprocess", package: "swift-subprocess"),
         ],
         swiftSettings: swift6
     ),

@@ -90,8 +90,8 @@ struct Thresholds {
         defer { free(line) }
         while getline(&line, &capacity, file) >= 0, let line {
             let text = String(cString: line)
-            let fields = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
-            guard let name = fields.first, !name.hasPrefix("#") else { continue }
+            let fields = text.prefix { $0 != "#" }.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
+            guard let name = fields.first else { continue }
             guard fields.count == 2, let limit = Double(fields[1]) else {
                 throw AllocationCountError.broken("bad line in \(path): \(text)")
             }

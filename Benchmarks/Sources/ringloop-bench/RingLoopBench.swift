@@ -8,6 +8,13 @@ import Foundation
 
 @main
 struct RingLoopBench: ParsableCommand {
+    /// A ProcessPool worker, or a one-job process of the process section, does its work and
+    /// exits here; anything else is the benchmark.
+    static func main() {
+        ProcessSection.runWorkerIfRequested()
+        main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "ringloop-bench",
         abstract: "Runs RingLoop and its peers through the same benchmarks and reports ratios.",
@@ -122,10 +129,12 @@ struct RingLoopBench: ParsableCommand {
         let bin = binDir ?? Self.ownDirectory()
         let machine = MachineDescription.current()
         var notes: [String] = []
-        let specs = try resolveServers(bin: bin, notes: &notes)
-        guard !specs.isEmpty else { throw ValidationError("no server to run") }
+        // Servers and the load generator matter only to the echo section.
+        let echo = sections.contains(.echo)
+        let specs = echo ? try resolveServers(bin: bin, notes: &notes) : []
+        guard !echo || !specs.isEmpty else { throw ValidationError("no server to run") }
         let loadPath = bin + "/bench-load"
-        guard access(loadPath, X_OK) == 0 else {
+        guard !echo || access(loadPath, X_OK) == 0 else {
             throw ValidationError("\(loadPath) not found: build the package first (swift build -c release)")
         }
         let copyTools = sections.contains(.filecopy) ? try resolveCopyTools(bin: bin) : []
@@ -171,6 +180,8 @@ struct RingLoopBench: ParsableCommand {
                     throw ValidationError("\(path) not found: build the package first (swift build -c release)")
                 }
                 section = SwitchSection(roundTrips: quick ? 20_000 : 200_000, rounds: quick ? 2 : 5, switchPath: path)
+            case .process:
+                section = try ProcessSection.make(quick: quick)
             }
             reports.append(section.run())
         }

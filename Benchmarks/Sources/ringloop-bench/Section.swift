@@ -13,6 +13,9 @@ enum SectionID: String, CaseIterable, Codable, Sendable, ExpressibleByArgument {
     case sync
     /// One hand-off between two tasks on a loop, two threads, two processes (bench-switch).
     case `switch`
+    /// ProcessPool against ThreadPool and a process per job; Subprocess spawn-and-wait against
+    /// Foundation's Process and swift-subprocess; a 1 GiB pipe read by ByteStream against cat.
+    case process
 }
 
 /// One part of the benchmark: runs its points and returns a report.

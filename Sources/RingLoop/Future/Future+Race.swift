@@ -20,7 +20,7 @@ extension Future {
     public static func whenAnyComplete(_ futures: [Future<Value>], on loop: EventLoop) -> Future<IndexedResult> {
         let next = Future<IndexedResult>(eventLoop: loop)
         guard !futures.isEmpty else {
-            next._complete(.failure(RingLoopError.closed))
+            next._complete(.failure(RingLoopError.closed(operation: "Future.whenAnyComplete")))
             return next
         }
         for (index, future) in futures.enumerated() {

@@ -78,11 +78,7 @@ public final class Future<Value: Sendable>: @unchecked Sendable {
     @inlinable
     func runCallback(_ callback: @escaping Callback, _ result: Result<Value, any Error>) {
         let loop = eventLoop
-        if loop.callbackDepth < 48 {
-            loop.callbackDepth += 1
-            callback(result)
-            loop.callbackDepth -= 1
-        } else {
+        if !loop.runInlineIfShallow({ callback(result) }) {
             loop.executeOnLoop { callback(result) }
         }
     }

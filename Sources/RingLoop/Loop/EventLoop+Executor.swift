@@ -88,3 +88,17 @@ final class LoopSerialExecutor: SerialExecutor, @unchecked Sendable {
         loop?.inEventLoop ?? false
     }
 }
+
+extension EventLoop {
+    /// Runs a job isolated to the loop's serial executor.
+    @inline(__always)
+    func runJob(_ job: UnownedJob) {
+        job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+    }
+
+    /// Runs a job of a task that prefers the loop, as a task-executor job.
+    @inline(__always)
+    func runTaskJob(_ job: UnownedJob) {
+        job.runSynchronously(on: UnownedTaskExecutor(ordinary: self))
+    }
+}

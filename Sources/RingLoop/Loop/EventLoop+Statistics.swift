@@ -66,12 +66,12 @@ extension EventLoop {
         return Statistics(
             ticks: counters.ticks,
             completions: counters.completions,
-            ringEnters: ring.submitCalls,
-            submissions: ring.preparedSQEs,
+            ringEnters: ringEnterCount,
+            submissions: submissionCount,
             slowCallbacks: counters.slowCallbacks,
-            operationsInFlight: ring.operations.live,
+            operationsInFlight: backend.liveOperations,
             pendingTimers: pendingTimerCount,
-            completionQueueOverflows: ring.overflowFlushes
+            completionQueueOverflows: ringOverflowFlushes
         )
     }
 }

@@ -5,7 +5,8 @@ import SystemPackage
 import Glibc
 #endif
 
-/// One thread driving one io_uring: runs callbacks, timers, Swift tasks and the
+/// One thread driving one io_uring (or, where io_uring is unavailable, epoll;
+/// see `EventLoop.Backend`): runs callbacks, timers, Swift tasks and the
 /// completions of I/O operations, all on that thread.
 ///
 /// Create loops through an `EventLoopGroup` (one per core) or on their own:
@@ -35,30 +36,6 @@ import Glibc
 // everything else mutable is touched only on the loop thread (checked in debug
 // builds), or after the loop has closed, by its serial post-shutdown executor.
 public final class EventLoop: @unchecked Sendable {
-    /// How a loop is set up.
-    public struct Configuration: Sendable {
-        /// Thread name (shown by `top -H`, debuggers); 15 bytes at most.
-        public var name: String = "ringloop"
-        /// io_uring submission queue size.
-        public var submissionQueueEntries: UInt32 = 1024
-        /// io_uring completion queue size (larger than the SQ).
-        public var completionQueueEntries: UInt32 = 8192
-        /// Most queued jobs run per tick before the loop looks at I/O again.
-        public var maxJobsPerTick: Int = 4096
-        /// When set, any callback, job or completion handler running longer
-        /// than this is logged at `warning`, naming where it was scheduled
-        /// (like asyncio's debug mode). Costs two clock reads per job.
-        public var slowCallbackThreshold: Duration?
-        /// When set, an idle loop polls for work from other threads for up to
-        /// this long before it sleeps (see `EventLoop+Spin.swift`). Off by default.
-        public var spinBeforeSleep: Duration?
-        /// Where the loop logs.
-        public var logger = Logger(label: "ringloop.loop")
-        package var ringOptions = RingOptions()
-
-        public init() {}
-    }
-
     @usableFromInline enum State { case running, closing, closed }
 
     enum Work {
@@ -75,17 +52,16 @@ public final class EventLoop: @unchecked Sendable {
     /// The loop's name (its thread's name).
     public let name: String
     let configuration: Configuration
-    let ring: Ring
-    private let wakeupFD: Int32
-    /// The wakeup read's target; owned by the loop, freed in deinit (after the
-    /// read's final CQE has been reaped).
-    private let wakeupBuffer: UnsafeMutablePointer<UInt64>
+    /// io_uring or epoll, chosen at start (see `EventLoop.Backend`).
+    let backend: LoopBackend
+    /// The cross-thread wakeup; its sleeping handshake is guarded by `lock`.
+    private let wakeup: LoopWakeup
+    /// Times callbacks when `slowCallbackThreshold` is set.
+    private let slowCallbacks: SlowCallbackMonitor?
 
     // MARK: cross-thread state (guarded by `lock`)
     let lock = Lock()
     var remote: Deque<Work> = []
-    private var sleeping = false
-    private var wakeupSent = false
     private var acceptingWork = true
     var shutdownRequested = false
     private var shutDownComplete = false
@@ -93,11 +69,11 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: loop-thread state
     private var local: Deque<Work> = []
-    private var timers = TimerWheel(now: .now())
+    /// Pending timers (see `EventLoop+Timers.swift`).
+    var timers = TimerWheel(now: .now())
     @usableFromInline private(set) var state: State = .running
-    private var wakeupArmed = false
-    /// Depth of nested future callbacks; deep chains are trampolined.
-    @usableFromInline var callbackDepth = 0
+    /// How deeply callbacks run through `runInlineIfShallow` are nested.
+    @usableFromInline var inlineDepth = 0
     private let orphanage = Orphanage()
     /// The loop's serial-executor identity (see `LoopSerialExecutor`); owned here.
     let serialExecutor: LoopSerialExecutor
@@ -112,28 +88,26 @@ public final class EventLoop: @unchecked Sendable {
         var options = configuration.ringOptions
         options.submissionQueueEntries = configuration.submissionQueueEntries
         options.completionQueueEntries = configuration.completionQueueEntries
-        self.ring = try Ring(options: options)
-        let fd = makeEventFD()
-        guard fd >= 0 else {
-            let code = errno
-            ring.close()
-            throw Ring.unavailableError(code)
+        self.backend = try LoopBackend.make(configuration, options: options)
+        do {
+            self.wakeup = try LoopWakeup()
+        } catch {
+            backend.close()
+            throw error
         }
-        self.wakeupFD = fd
-        self.wakeupBuffer = .allocate(capacity: 1)
-        wakeupBuffer.initialize(to: 0)
+        self.slowCallbacks = configuration.slowCallbackThreshold.map {
+            SlowCallbackMonitor(threshold: $0, loopName: configuration.name, logger: configuration.logger)
+        }
         self.serialExecutor = LoopSerialExecutor()
         serialExecutor.loop = self
-    }
-
-    deinit {
-        wakeupBuffer.deallocate()
     }
 
     // MARK: Creating and running
 
     /// Starts a loop on a new thread it owns. Returns once the ring is set up.
-    /// - Throws: `RingLoopError.ioUringUnavailable` when io_uring cannot be used.
+    /// - Throws: `RingLoopError.ioUringUnavailable` when io_uring was asked for
+    ///   (`Configuration.backend`, `RINGLOOP_BACKEND`) and cannot be used;
+    ///   `.backendUnavailable` when epoll cannot be set up either.
     public static func spawn(configuration: Configuration = Configuration()) throws(RingLoopError) -> EventLoop {
         let handoff = ConditionLock()
         nonisolated(unsafe) var outcome: Result<EventLoop, RingLoopError>?
@@ -155,7 +129,9 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs a loop on the calling thread until it shuts down. `body` runs first,
     /// on the loop, to schedule the initial work (and, eventually, a shutdown).
-    /// - Throws: `RingLoopError.ioUringUnavailable` when io_uring cannot be used.
+    /// - Throws: `RingLoopError.ioUringUnavailable` when io_uring was asked for
+    ///   (`Configuration.backend`, `RINGLOOP_BACKEND`) and cannot be used;
+    ///   `.backendUnavailable` when epoll cannot be set up either.
     public static func runOnCurrentThread(
         configuration: Configuration = Configuration(),
         _ body: @escaping (EventLoop) -> Void
@@ -189,6 +165,19 @@ public final class EventLoop: @unchecked Sendable {
         enqueue(.closure(body, file: file, line: line))
     }
 
+    /// Runs `body` now, nested in the current callback, unless callbacks run
+    /// this way are already nested deeply; then returns false without running
+    /// it, and the caller queues it (`executeOnLoop`) so a long synchronous
+    /// chain cannot overflow the stack. Loop thread only.
+    @inlinable
+    func runInlineIfShallow(_ body: () -> Void) -> Bool {
+        guard inlineDepth < 48 else { return false }
+        inlineDepth += 1
+        body()
+        inlineDepth -= 1
+        return true
+    }
+
     /// `execute` for closures that do not cross threads: only on the loop.
     @usableFromInline
     func executeOnLoop(file: StaticString = #fileID, line: UInt = #line, _ body: @escaping () -> Void) {
@@ -208,66 +197,29 @@ public final class EventLoop: @unchecked Sendable {
         let accepted: Bool = lock.withLock {
             guard acceptingWork else { return false }
             remote.append(work)
-            if sleeping && !wakeupSent {
-                wakeupSent = true
-                // Written under the lock: the eventfd is closed only after
-                // `acceptingWork` turns false under this same lock.
-                var one: UInt64 = 1
-                _ = Glibc.write(wakeupFD, &one, 8)
-            }
+            // Under the lock: the eventfd is closed only after
+            // `acceptingWork` turns false under this same lock.
+            wakeup.wakeIfSleeping()
             return true
         }
         if !accepted { orphanage.run(work, on: self) }
-    }
-
-    // MARK: Timers (loop thread)
-
-    /// Schedules `action` at `deadline`; it gets `true` when the timer fires and
-    /// `false` when the loop shuts down first. Returns nil once the loop is
-    /// closing (the caller fails its work with `.shutDown`).
-    func scheduleTimer(at deadline: Deadline, _ action: @escaping (_ fired: Bool) -> Void) -> TimerNode? {
-        let node = ClosureTimer(deadline: deadline, action: action)
-        return insertTimer(node) ? node : nil
-    }
-
-    /// Puts `node` in the timer heap (a node cancelled before it got here is
-    /// dropped). Returns false once the loop is closing.
-    @usableFromInline
-    func insertTimer(_ node: TimerNode) -> Bool {
-        preconditionInEventLoop()
-        guard state == .running else { return false }
-        if node.isLive { timers.insert(node) }
-        return true
-    }
-
-    /// Cancels a pending timer; returns whether it was still pending (it then
-    /// never fires).
-    @usableFromInline
-    @discardableResult
-    func cancelTimer(_ node: TimerNode) -> Bool {
-        preconditionInEventLoop()
-        return timers.cancel(node)
-    }
-
-    /// Pending timers (tests, diagnostics).
-    package var pendingTimerCount: Int {
-        preconditionInEventLoop()
-        return timers.count
     }
 
     // MARK: The loop
 
     private func runUntilShutdown() {
         CurrentLoop.set(self)
-        if let threshold = configuration.slowCallbackThreshold {
+        if let slowCallbacks {
             // Unowned: the ring, and so this closure, lives no longer than the loop.
-            ring.invokeHandler = { [unowned self] handler, completion, context in
+            backend.setInvokeHandler { [unowned self] handler, completion, context in
                 let start = Deadline.now()
                 handler.completed(completion, context: context)
-                reportIfSlow("completion handler \(type(of: handler)) (context \(context))", since: start, threshold: threshold)
+                if slowCallbacks.report("completion handler \(type(of: handler)) (context \(context))", since: start) {
+                    counters.slowCallbacks &+= 1
+                }
             }
         }
-        armWakeup()
+        wakeup.arm(on: backend)
         while tick() {}
         finish()
     }
@@ -286,7 +238,7 @@ public final class EventLoop: @unchecked Sendable {
 
         fireDueTimers()
 
-        if state == .closing, local.isEmpty, timers.isEmpty, ring.liveOperations == 0 {
+        if state == .closing, local.isEmpty, timers.isEmpty, backend.liveOperations == 0 {
             let quiet = lock.withLock { remote.isEmpty }
             if quiet {
                 state = .closed
@@ -308,16 +260,15 @@ public final class EventLoop: @unchecked Sendable {
         if timeout != 0 {
             lock.withLock {
                 if remote.isEmpty && !shutdownRequested {
-                    sleeping = true
-                    wakeupSent = false
+                    wakeup.willSleep()
                     slept = true
                 } else {
                     timeout = 0
                 }
             }
         }
-        ring.submitAndWait(timeoutNanoseconds: timeout)
-        if slept { lock.withLock { sleeping = false } }
+        backend.submitAndWait(timeoutNanoseconds: timeout)
+        if slept { lock.withLock { wakeup.didWake() } }
         reap()
         return true
     }
@@ -340,7 +291,7 @@ public final class EventLoop: @unchecked Sendable {
 
     @inline(__always)
     private func run(_ work: Work) {
-        guard let threshold = configuration.slowCallbackThreshold else {
+        guard let slowCallbacks else {
             switch work {
             case let .closure(body, _, _): body()
             case let .job(job): runJob(job)
@@ -361,27 +312,7 @@ public final class EventLoop: @unchecked Sendable {
             runTaskJob(job)
             what = "task job"
         }
-        reportIfSlow(what, since: start, threshold: threshold)
-    }
-
-    private func reportIfSlow(_ what: @autoclosure () -> String, since start: Deadline, threshold: Duration) {
-        let elapsed = Deadline.now() - start
-        if elapsed > threshold {
-            counters.slowCallbacks &+= 1
-            configuration.logger.warning("slow callback on event loop", metadata: [
-                "loop": "\(name)", "callback": "\(what())", "elapsed": "\(elapsed)",
-            ])
-        }
-    }
-
-    @inline(__always)
-    func runJob(_ job: UnownedJob) {
-        job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
-    }
-
-    @inline(__always)
-    func runTaskJob(_ job: UnownedJob) {
-        job.runSynchronously(on: UnownedTaskExecutor(ordinary: self))
+        if slowCallbacks.report(what, since: start) { counters.slowCallbacks &+= 1 }
     }
 
     private func fireDueTimers() {
@@ -392,10 +323,10 @@ public final class EventLoop: @unchecked Sendable {
         // a timer that reschedules itself at "now" cannot starve the loop.
         let horizon = timers.sequenceHorizon
         while let top = timers.popDue(now: now, horizon: horizon) {
-            if let threshold = configuration.slowCallbackThreshold {
+            if let slowCallbacks {
                 let start = Deadline.now()
                 top.fire(true)
-                reportIfSlow("timer", since: start, threshold: threshold)
+                if slowCallbacks.report("timer", since: start) { counters.slowCallbacks &+= 1 }
             } else {
                 top.fire(true)
             }
@@ -403,19 +334,9 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func reap() {
-        counters.completions &+= ring.processCompletions { self.wakeupCompleted() }
-    }
-
-    private func armWakeup() {
-        wakeupArmed = true
-        let fd = wakeupFD
-        let buffer = wakeupBuffer
-        ring.armWakeup(fd: fd, buffer: buffer)
-    }
-
-    private func wakeupCompleted() {
-        wakeupArmed = false
-        if state != .closed { armWakeup() }
+        counters.completions &+= backend.processCompletions {
+            self.wakeup.completed(rearmOn: self.state != .closed ? self.backend : nil)
+        }
     }
 
     // MARK: Shutdown
@@ -423,22 +344,22 @@ public final class EventLoop: @unchecked Sendable {
     private func beginClosing() {
         state = .closing
         for node in timers.removeAll() { node.fire(false) }
-        ring.beginShutdown()
+        backend.beginShutdown()
     }
 
     /// Runs once the loop is quiescent: reaps the wakeup read, closes the ring
     /// and the eventfd, then hands late work to the post-shutdown executor.
     private func finish() {
-        if wakeupArmed {
-            ring.cancelWakeup()
-            while wakeupArmed {
-                ring.submitAndWait(timeoutNanoseconds: nil)
+        if wakeup.isArmed {
+            backend.cancelWakeup()
+            while wakeup.isArmed {
+                backend.submitAndWait(timeoutNanoseconds: nil)
                 reap()
             }
         }
         detachAll()
-        ring.close()
-        Glibc.close(wakeupFD)
+        backend.close()
+        wakeup.close()
         let (leftovers, callbacks) = lock.withLock {
             acceptingWork = false
             shutDownComplete = true
@@ -468,40 +389,14 @@ public final class EventLoop: @unchecked Sendable {
             if shutDownComplete { return true }
             shutdownCallbacks.append(callback)
             shutdownRequested = true
-            if sleeping && !wakeupSent {
-                wakeupSent = true
-                var one: UInt64 = 1
-                _ = Glibc.write(wakeupFD, &one, 8)
-            }
+            wakeup.wakeIfSleeping()
             return false
         }
         if done { callback() }
     }
 
-    /// Shuts the loop down and waits for it; see `shutdownGracefully(_:)`.
-    public func shutdownGracefully() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            shutdownGracefully { continuation.resume() }
-        }
-    }
-
-    /// Shuts the loop down, blocking the calling thread until it is done.
-    /// - Throws: `RingLoopError.blockingWaitOnEventLoop` on a loop thread.
-    public func syncShutdownGracefully() throws(RingLoopError) {
-        if CurrentLoop.isLoopThread { throw .blockingWaitOnEventLoop(operation: "syncShutdownGracefully") }
-        let done = ConditionLock()
-        nonisolated(unsafe) var finished = false
-        // `finished` is only touched under `done`'s mutex.
-        shutdownGracefully { done.mutate { finished = true } }
-        done.wait { finished }
-    }
-
     /// Whether the loop has completely shut down.
     public var isShutDown: Bool { lock.withLock { shutDownComplete } }
-
-    /// Whether a shutdown has been requested (or has finished): the loop takes
-    /// no new I/O objects. Safe from any thread.
-    var isShuttingDown: Bool { lock.withLock { shutdownRequested || shutDownComplete } }
 }
 
 extension EventLoop: CustomStringConvertible {
@@ -511,38 +406,4 @@ extension EventLoop: CustomStringConvertible {
 extension EventLoop: Hashable {
     public static func == (lhs: EventLoop, rhs: EventLoop) -> Bool { lhs === rhs }
     public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
-}
-
-/// Runs a shut-down loop's late work serially on whichever thread submits it,
-/// so that continuations and promise completions still happen (with I/O
-/// failing with `.shutDown`) instead of hanging forever.
-// Safe to share: `queue` and `draining` are guarded by `lock`.
-final class Orphanage: @unchecked Sendable {
-    private let lock = Lock()
-    private var queue: Deque<EventLoop.Work> = []
-    private var draining = false
-
-    func run(_ work: EventLoop.Work, on loop: EventLoop) {
-        let drain: Bool = lock.withLock {
-            queue.append(work)
-            if draining { return false }
-            draining = true
-            return true
-        }
-        guard drain else { return }
-        let previous = CurrentLoop.loop
-        CurrentLoop.set(loop)
-        defer { CurrentLoop.set(previous) }
-        while let next = lock.withLock({ () -> EventLoop.Work? in
-            if let next = queue.popFirst() { return next }
-            draining = false
-            return nil
-        }) {
-            switch next {
-            case let .closure(body, _, _): body()
-            case let .job(job): loop.runJob(job)
-            case let .taskJob(job): loop.runTaskJob(job)
-            }
-        }
-    }
 }

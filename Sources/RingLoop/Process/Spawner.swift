@@ -32,7 +32,7 @@ enum Spawner {
 
         // Descriptors to close in the parent once the child has them.
         var childEnds: [Int32] = []
-        var parentEnds: [Int32?] = [nil, nil, nil]
+        var parentEnds: [Int32?] = Array(repeating: nil, count: max(3, stdio.count))
         defer { for fd in childEnds { _ = close(fd) } }
         func fail(_ operation: String, _ code: Int32) -> SubprocessError {
             for fd in parentEnds.compactMap({ $0 }) { _ = close(fd) }
@@ -69,7 +69,8 @@ enum Spawner {
             let rc = workingDirectory.withPlatformString { ProcessCalls.addChdir(&actions, $0) }
             if rc != 0 { throw fail("posix_spawn_file_actions_addchdir_np", rc) }
         }
-        _ = ProcessCalls.addCloseFrom(&actions, 3)
+        // Entries past stdio (a pool worker's socket at 3) are kept too.
+        _ = ProcessCalls.addCloseFrom(&actions, Int32(max(3, stdio.count)))
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

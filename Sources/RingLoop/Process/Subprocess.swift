@@ -90,9 +90,11 @@ public final class Subprocess: Sendable {
     ) throws(SubprocessError) -> Subprocess {
         let child = try Spawner.spawn(executable, arguments: arguments, environment: environment,
                                       workingDirectory: workingDirectory, stdio: stdio)
-        let monitor = ProcessMonitor(loop: loop, pid: child.pid, pidfd: child.pidfd, usesWaitid: usingWaitid)
+        // waitid is an io_uring operation; on epoll the pidfd is polled.
+        let waitid = usingWaitid && loop.ioBackend == .ioUring
+        let monitor = ProcessMonitor(loop: loop, pid: child.pid, pidfd: child.pidfd, usesWaitid: waitid)
         let process = Subprocess(child, monitor: monitor, loop: loop)
-        if child.pidfd < 0 && !usingWaitid {
+        if child.pidfd < 0 && !waitid {
             // Nothing to watch it with (no pidfd, no waitid): undo the spawn.
             monitor.reapAfterKilling()
             throw .spawnFailed(operation: "pidfd_open", executable: executable.description, Errno(rawValue: child.pidfdError))

@@ -34,19 +34,20 @@ final class BufferRing {
 
     /// Maps and registers a ring of `count` (power of two, ≤ 32768) buffers of
     /// `size` bytes on `owner`.
-    init(on owner: Ring, count: Int, size: Int) throws(IOError) {
+    /// - Throws: `RingCallFailure` naming the call that failed.
+    init(on owner: Ring, count: Int, size: Int) throws(RingCallFailure) {
         precondition(count > 0 && count <= 32768 && count & (count - 1) == 0, "buffer count must be a power of two ≤ 32768")
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let ringBytes = (count * MemoryLayout<io_uring_buf>.stride + page - 1) / page * page
         guard let ringMemory = BufferRing.map(ringBytes) else {
-            throw IOError("mmap", Errno(rawValue: errno))
+            throw RingCallFailure(call: "mmap", errno: Errno(rawValue: errno))
         }
         // Buffer memory is touched lazily: pages never filled by a receive
         // stay out of the resident set.
         guard let buffers = BufferRing.map(count * size) else {
             let code = errno
             munmap(ringMemory, ringBytes)
-            throw IOError("mmap", Errno(rawValue: code))
+            throw RingCallFailure(call: "mmap", errno: Errno(rawValue: code))
         }
         let ring = ringMemory.assumingMemoryBound(to: io_uring_buf_ring.self)
         io_uring_buf_ring_init(ring)
@@ -54,7 +55,7 @@ final class BufferRing {
         case let .failure(errno):
             munmap(ringMemory, ringBytes)
             munmap(buffers, count * size)
-            throw IOError("io_uring_register_buf_ring", errno)
+            throw RingCallFailure(call: "io_uring_register_buf_ring", errno: errno)
         case let .success(group):
             self.group = group
         }
@@ -111,4 +112,11 @@ final class BufferRing {
         registered = false
         owner.unregisterBufferRing(group: group)
     }
+}
+
+/// A system call the ring layer made on behalf of a caller failed: which one,
+/// and the kernel's answer. The layer above names its own operation with it.
+struct RingCallFailure: Error {
+    let call: String
+    let errno: Errno
 }

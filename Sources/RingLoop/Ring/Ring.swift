@@ -4,20 +4,6 @@ import SystemPackage
 import Glibc
 #endif
 
-/// How a ring is set up. Sizes are rounded up to powers of two by the kernel.
-package struct RingOptions: Sendable {
-    /// Submission queue entries.
-    package var submissionQueueEntries: UInt32 = 1024
-    /// Completion queue entries; larger than the SQ so multishot operations
-    /// and bursts rarely overflow it (overflow is handled, but costs a syscall).
-    package var completionQueueEntries: UInt32 = 8192
-    /// Replaces `io_uring_queue_init_params` (tests inject failures here).
-    /// Returns 0 or a negative errno.
-    package var setupOverride: (@Sendable (UInt32, UnsafeMutablePointer<io_uring>, UnsafeMutablePointer<io_uring_params>) -> Int32)?
-
-    package init() {}
-}
-
 /// One io_uring: submission batching, the operation table and completion
 /// dispatch. Owned by one event loop and touched only on its thread (the ring
 /// is set up with `SINGLE_ISSUER` where the kernel allows it).
@@ -29,7 +15,8 @@ final class Ring: IOBackend {
     /// Reserved `user_data` for SQEs whose completion nobody waits for (cancels).
     static let ignoredUserData: UInt64 = 0
 
-    private let ring: UnsafeMutablePointer<io_uring>
+    /// The liburing ring (also used by `Ring+Registration.swift`).
+    let ring: UnsafeMutablePointer<io_uring>
     /// The `IORING_SETUP_*` flags the kernel accepted.
     let setupFlags: UInt32
     /// The kernel's `IORING_FEAT_*` bits.
@@ -42,11 +29,11 @@ final class Ring: IOBackend {
     /// kernel refused with `EBUSY` while completions were backed up); dispatched
     /// first at the next reap.
     private var deferred: [ringloop_completion] = []
-    private var isClosed = false
+    private(set) var isClosed = false
     /// Set by `beginShutdown`: cancelled operations then report `.shutDown`.
     private var isShuttingDown = false
     /// The next provided-buffer group id to hand out.
-    private var nextBufferGroup: UInt16 = 0
+    var nextBufferGroup: UInt16 = 0
     /// Counters, for tests and the benchmark harness.
     private(set) var submitCalls = 0
     /// SQEs handed out by `nextSQE()` (statistics: SQEs per `submitCalls`).
@@ -56,42 +43,11 @@ final class Ring: IOBackend {
     /// directly (the loop times them for its slow-callback reports).
     var invokeHandler: ((CompletionHandler, Completion, UInt64) -> Void)?
     /// Registered ("fixed") buffers and files.
-    private var fixedTables = FixedResourceTables()
+    var fixedTables = FixedResourceTables()
 
-    /// Sets up a ring, trying the most efficient flags first and falling back
-    /// when the kernel refuses them (`EINVAL`).
+    /// Sets up a ring (see `Ring+Setup.swift`).
     init(options: RingOptions) throws(RingLoopError) {
-        let base = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL
-        let candidates: [UInt32] = [
-            base | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN,
-            base | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-            base | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
-            base | IORING_SETUP_COOP_TASKRUN,
-            IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP,
-            0,
-        ]
-        let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
-        ring.initialize(to: io_uring())
-        var lastError: Int32 = -ENOSYS
-        var accepted: (UInt32, UInt32)?
-        for flags in candidates {
-            var params = io_uring_params()
-            params.flags = flags
-            params.cq_entries = options.completionQueueEntries
-            let rc = options.setupOverride?(options.submissionQueueEntries, ring, &params)
-                ?? io_uring_queue_init_params(options.submissionQueueEntries, ring, &params)
-            if rc == 0 {
-                accepted = (params.flags, params.features)
-                break
-            }
-            lastError = rc
-            // EINVAL: these flags are unknown to this kernel; try fewer.
-            if rc != -EINVAL { break }
-        }
-        guard let (flags, features) = accepted else {
-            ring.deallocate()
-            throw Ring.unavailableError(-lastError)
-        }
+        let (ring, flags, features) = try Ring.setUp(options)
         self.ring = ring
         self.setupFlags = flags
         self.features = features
@@ -114,38 +70,6 @@ final class Ring: IOBackend {
     }
 
     var usesDeferredTaskRun: Bool { setupFlags & IORING_SETUP_DEFER_TASKRUN != 0 }
-
-    static func unavailableError(_ code: Int32) -> RingLoopError {
-        let errno = Errno(rawValue: code)
-        let hint: String
-        switch code {
-        case ENOSYS:
-            hint = "this kernel has no io_uring (Linux 5.19 or newer is needed); RingLoop cannot run here"
-        case EPERM, EACCES:
-            var detail = "a seccomp profile (Docker/Kubernetes default) blocks io_uring_setup, or sysctl kernel.io_uring_disabled forbids it"
-            if let disabled = Ring.readSysctl("/proc/sys/kernel/io_uring_disabled"), disabled != "0" {
-                detail = "sysctl kernel.io_uring_disabled=\(disabled) forbids it (set it to 0, or add this user to kernel.io_uring_group)"
-            }
-            hint = detail + "; run with a seccomp profile that allows io_uring_setup/io_uring_enter/io_uring_register"
-        case ENOMEM:
-            hint = "the kernel could not allocate the ring (raise RLIMIT_MEMLOCK on kernels before 5.12, or use smaller queues)"
-        case EMFILE, ENFILE:
-            hint = "the process is out of file descriptors"
-        default:
-            hint = "the kernel refused io_uring_setup"
-        }
-        return .ioUringUnavailable(errno: errno, hint: hint)
-    }
-
-    private static func readSysctl(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { _ = Glibc.close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 16)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return nil }
-        return String(decoding: buffer[..<n].filter { $0 > 32 }, as: UTF8.self)
-    }
 
     // MARK: Submission
 
@@ -224,46 +148,6 @@ final class Ring: IOBackend {
     }
 
     var liveOperations: Int { operations.live }
-
-    // MARK: Provided buffer rings
-
-    /// Registers a provided-buffer ring at `address` (page-aligned, `entries`
-    /// × `io_uring_buf`) under a fresh buffer group id. Returns the group id,
-    /// or the kernel's negative errno. See `BufferRing`.
-    func registerBufferRing(_ address: UnsafeMutableRawPointer, entries: UInt32) -> Result<UInt16, Errno> {
-        var registration = io_uring_buf_reg()
-        registration.ring_addr = UInt64(UInt(bitPattern: address))
-        registration.ring_entries = entries
-        registration.bgid = nextBufferGroup
-        let rc = io_uring_register_buf_ring(ring, &registration, 0)
-        guard rc == 0 else { return .failure(Errno(rawValue: -rc)) }
-        nextBufferGroup &+= 1
-        return .success(registration.bgid)
-    }
-
-    /// Unregisters a buffer ring; afterwards its memory may be unmapped.
-    func unregisterBufferRing(group: UInt16) {
-        guard !isClosed else { return }
-        _ = io_uring_unregister_buf_ring(ring, Int32(group))
-    }
-
-    /// Registers a buffer in the ring's fixed-buffer table; returns its slot.
-    func registerBuffer(address: UnsafeMutableRawPointer, count: Int) -> Result<UInt16, Errno> {
-        fixedTables.registerBuffer(ring, address: address, count: count)
-    }
-
-    func unregisterBuffer(slot: UInt16) {
-        fixedTables.unregisterBuffer(ring, slot: slot)
-    }
-
-    /// Registers a descriptor in the ring's fixed-file table; returns its slot.
-    func registerFile(fd: Int32) -> Result<UInt32, Errno> {
-        fixedTables.registerFile(ring, fd: fd)
-    }
-
-    func unregisterFile(slot: UInt32) {
-        fixedTables.unregisterFile(ring, slot: slot)
-    }
 
     func supports(_ operation: IOOperation) -> Bool {
         guard !isClosed else { return false }

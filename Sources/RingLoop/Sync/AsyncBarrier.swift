@@ -150,7 +150,7 @@ public final class AsyncBarrier: WaiterOwner, @unchecked Sendable {
     @usableFromInline
     func withdrawLocked(_ node: WaiterNode, reason: WithdrawReason, into wakeups: inout Wakeups) {
         waiters.remove(node)
-        unsafeDowncast(node, to: Node.self).complete(.failure(reason.error), into: &wakeups)
+        unsafeDowncast(node, to: Node.self).complete(.failure(reason.error("AsyncBarrier.wait")), into: &wakeups)
         breakLocked(into: &wakeups)
     }
 }

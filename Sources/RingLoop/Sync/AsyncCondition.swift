@@ -139,7 +139,7 @@ public final class AsyncCondition: WaiterOwner, @unchecked Sendable {
         guard waiters.contains(node) else { return }
         waiters.remove(node)
         let node = unsafeDowncast(node, to: AsyncLock.Node.self)
-        node.payload = reason.error
+        node.payload = reason.error("AsyncCondition.wait")
         lock.acquireLocked(node, into: &wakeups)
     }
 }

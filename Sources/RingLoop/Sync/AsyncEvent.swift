@@ -93,6 +93,6 @@ public final class AsyncEvent: WaiterOwner, @unchecked Sendable {
     @usableFromInline
     func withdrawLocked(_ node: WaiterNode, reason: WithdrawReason, into wakeups: inout Wakeups) {
         waiters.remove(node)
-        unsafeDowncast(node, to: Node.self).complete(.failure(reason.error), into: &wakeups)
+        unsafeDowncast(node, to: Node.self).complete(.failure(reason.error("AsyncEvent.wait")), into: &wakeups)
     }
 }

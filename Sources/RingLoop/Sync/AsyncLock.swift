@@ -202,6 +202,6 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
         // re-acquires the lock belongs to its condition and waits it out.
         guard waiters.contains(node) else { return }
         waiters.remove(node)
-        unsafeDowncast(node, to: Node.self).complete(.failure(reason.error), into: &wakeups)
+        unsafeDowncast(node, to: Node.self).complete(.failure(reason.error("AsyncLock.lock")), into: &wakeups)
     }
 }

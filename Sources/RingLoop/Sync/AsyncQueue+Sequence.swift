@@ -19,7 +19,7 @@ extension AsyncQueue: AsyncSequence {
         public mutating func next() async throws -> Element? {
             do {
                 return try await queue.get()
-            } catch let error as RingLoopError where error == .closed {
+            } catch RingLoopError.closed {
                 return nil
             }
         }

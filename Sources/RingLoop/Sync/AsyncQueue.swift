@@ -115,7 +115,7 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
         switch result {
         case nil: return false
         case .success?: return true
-        case .failure?: throw .closed
+        case .failure?: throw .closed(operation: "AsyncQueue.tryPut")
         }
     }
 
@@ -160,7 +160,7 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
         switch result {
         case nil: return nil
         case let .success(element)?: return element
-        case .failure?: throw .closed
+        case .failure?: throw .closed(operation: "AsyncQueue.tryGet")
         }
     }
 
@@ -204,10 +204,10 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
         stateLock.lock()
         closed = true
         while let getter = getters.popFirst() {
-            getter.complete(.failure(RingLoopError.closed), into: &wakeups)
+            getter.complete(.failure(RingLoopError.closed(operation: "AsyncQueue.get")), into: &wakeups)
         }
         while let putter = putters.popFirst() {
-            putter.complete(.failure(RingLoopError.closed), into: &wakeups)
+            putter.complete(.failure(RingLoopError.closed(operation: "AsyncQueue.put")), into: &wakeups)
         }
         stateLock.unlock()
         wakeups.perform()
@@ -232,10 +232,10 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
             finishLocked(dropped, into: &wakeups)
         }
         while let getter = getters.popFirst() {
-            getter.complete(.failure(RingLoopError.closed), into: &wakeups)
+            getter.complete(.failure(RingLoopError.closed(operation: "AsyncQueue.get")), into: &wakeups)
         }
         while let putter = putters.popFirst() {
-            putter.complete(.failure(RingLoopError.closed), into: &wakeups)
+            putter.complete(.failure(RingLoopError.closed(operation: "AsyncQueue.put")), into: &wakeups)
         }
         stateLock.unlock()
         wakeups.perform()
@@ -323,7 +323,7 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     /// waiting consumer, else into the buffer if there is room. Nil when full.
     @inlinable
     func putNow(_ element: Element, into wakeups: inout Wakeups) -> Result<Void, RingLoopError>? {
-        if closed { return .failure(.closed) }
+        if closed { return .failure(.closed(operation: "AsyncQueue.put")) }
         if let getter = getters.popFirst() {
             unfinished += 1
             getter.complete(.success(element), into: &wakeups)
@@ -340,7 +340,7 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
     @inlinable
     func getNow(into wakeups: inout Wakeups) -> Result<Element, RingLoopError>? {
         guard let element = buffer.pop() else {
-            return closed ? .failure(.closed) : nil
+            return closed ? .failure(.closed(operation: "AsyncQueue.get")) : nil
         }
         if let putter = putters.popFirst() {
             unfinished += 1
@@ -377,17 +377,16 @@ public final class AsyncQueue<Element: Sendable>: WaiterOwner, @unchecked Sendab
 
     @usableFromInline
     func withdrawLocked(_ node: WaiterNode, reason: WithdrawReason, into wakeups: inout Wakeups) {
-        let error = reason.error
         switch node.queueTag {
         case getters.tag:
             getters.remove(node)
-            unsafeDowncast(node, to: Getter.self).complete(.failure(error), into: &wakeups)
+            unsafeDowncast(node, to: Getter.self).complete(.failure(reason.error("AsyncQueue.get")), into: &wakeups)
         case putters.tag:
             putters.remove(node)
-            unsafeDowncast(node, to: Putter.self).complete(.failure(error), into: &wakeups)
+            unsafeDowncast(node, to: Putter.self).complete(.failure(reason.error("AsyncQueue.put")), into: &wakeups)
         default:
             joiners.remove(node)
-            unsafeDowncast(node, to: Joiner.self).complete(.failure(error), into: &wakeups)
+            unsafeDowncast(node, to: Joiner.self).complete(.failure(reason.error("AsyncQueue.join")), into: &wakeups)
         }
     }
 }

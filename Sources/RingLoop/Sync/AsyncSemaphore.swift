@@ -167,6 +167,6 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
     @usableFromInline
     func withdrawLocked(_ node: WaiterNode, reason: WithdrawReason, into wakeups: inout Wakeups) {
         waiters.remove(node)
-        unsafeDowncast(node, to: Node.self).complete(.failure(reason.error), into: &wakeups)
+        unsafeDowncast(node, to: Node.self).complete(.failure(reason.error("AsyncSemaphore.acquire")), into: &wakeups)
     }
 }

@@ -19,11 +19,11 @@ enum WithdrawReason: Sendable {
     case cancelled
     case timedOut
 
-    /// The error the waiter resumes with.
-    var error: any Error {
+    /// The error a waiter of `operation` (`"AsyncLock.lock"`…) resumes with.
+    func error(_ operation: String) -> any Error {
         switch self {
         case .cancelled: CancellationError()
-        case .timedOut: RingLoopError.timedOut
+        case .timedOut: RingLoopError.timedOut(operation: operation)
         }
     }
 }

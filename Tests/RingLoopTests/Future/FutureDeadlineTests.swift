@@ -140,7 +140,7 @@ struct FutureDeadlineTests {
 
     @Test func waitFirstCompletedOnNoFuturesFails() async throws {
         try await withLoop { loop async throws in
-            await #expect(throws: RingLoopError.closed) {
+            await #expect(throws: RingLoopError.closed(operation: "Future.whenAnyComplete")) {
                 try await Future<Int>.whenAnyComplete([], on: loop).get()
             }
         }

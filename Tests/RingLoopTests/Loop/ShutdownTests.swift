@@ -109,6 +109,8 @@ struct UnavailableTests {
     @Test(arguments: [EPERM, ENOSYS, ENOMEM])
     func loopCreationFailsWithATypedErrorThatSaysWhatToDo(code: Int32) throws {
         var config = EventLoop.Configuration()
+        // Forced: without it the loop would fall back to epoll (tested below).
+        config.backend = .ioUring
         config.ringOptions.setupOverride = { _, _, _ in -code }
         let fdsBefore = openFDCount()
         do {
@@ -132,6 +134,8 @@ struct UnavailableTests {
 
     @Test func setupFallsBackToFewerFlagsWhenTheKernelRefusesThem() async throws {
         var config = EventLoop.Configuration()
+        // The ring's own fallback chain, also when RINGLOOP_BACKEND=epoll.
+        config.backend = .ioUring
         let tried = LockedValue<[UInt32]>([])
         config.ringOptions.setupOverride = { entries, ring, params in
             tried.withLockedValue { $0.append(params.pointee.flags) }
@@ -147,4 +151,48 @@ struct UnavailableTests {
         #expect(try await loop.submit { 5 }.get() == 5)
         await loop.shutdownGracefully()
     }
+
+    @Test(arguments: [EPERM, ENOSYS])
+    func automaticSelectionFallsBackToEpollWhenIoUringIsDenied(code: Int32) async throws {
+        var config = EventLoop.Configuration()
+        config.ringOptions.setupOverride = { _, _, _ in -code }
+        try await withEnvironment(EventLoop.Backend.environmentVariable, nil) {
+            let fdsBefore = openFDCount()
+            let loop = try EventLoop.spawn(configuration: config)
+            #expect(loop.ioBackend == .epoll)
+            #expect(try await loop.schedule(after: .milliseconds(2)) { 4 }.future.get() == 4)
+            Thread.detachNewThread { loop.execute {} }
+            #expect(try await loop.submit { 5 }.get() == 5)
+            await loop.shutdownGracefully()
+            #expect(openFDCount() == fdsBefore)
+        }
+    }
+
+    @Test func theEnvironmentVariableChoosesTheBackendAndTheConfigurationWins() async throws {
+        try await withEnvironment(EventLoop.Backend.environmentVariable, "epoll") {
+            let loop = try EventLoop.spawn()
+            #expect(loop.ioBackend == .epoll)
+            await loop.shutdownGracefully()
+            var config = EventLoop.Configuration()
+            config.backend = .ioUring
+            let forced = try EventLoop.spawn(configuration: config)
+            #expect(forced.ioBackend == .ioUring)
+            await forced.shutdownGracefully()
+        }
+        try await withEnvironment(EventLoop.Backend.environmentVariable, "io_uring") {
+            let loop = try EventLoop.spawn()
+            #expect(loop.ioBackend == .ioUring)
+            await loop.shutdownGracefully()
+        }
+    }
+}
+
+/// Runs `body` with environment variable `name` set to `value` (nil: unset),
+/// restoring it afterwards. Tests run one at a time (`--no-parallel`), so no
+/// other test reads the environment meanwhile.
+func withEnvironment(_ name: String, _ value: String?, _ body: () async throws -> Void) async rethrows {
+    let saved = getenv(name).map { String(cString: $0) }
+    if let value { setenv(name, value, 1) } else { unsetenv(name) }
+    defer { if let saved { setenv(name, saved, 1) } else { unsetenv(name) } }
+    try await body()
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import Synchronization
 import Testing
 @testable import RingLoop
@@ -32,22 +31,6 @@ private func threads(named prefix: String) -> [String] {
         guard let name = try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8) else { return nil }
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         return trimmed.hasPrefix(prefix) ? trimmed : nil
-    }
-}
-
-/// A swift-log handler that keeps every message, with its metadata.
-private struct CapturingLogHandler: LogHandler {
-    let records: Box<[(Logger.Level, String, Logger.Metadata)]>
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        records.with { $0.append((event.level, "\(event.message)", metadata.merging(event.metadata ?? [:]) { $1 })) }
     }
 }
 
@@ -574,54 +557,5 @@ struct ThreadPoolTests {
         #expect(!group.loops[1].isShutDown)
         #expect(try await group.loops[1].submit { 1 }.get() == 1)
         await group.shutdownGracefully()
-    }
-
-    @Test func slowLoopCallbackIsLoggedNamingWhereItWasScheduled() async throws {
-        let records = Box<[(Logger.Level, String, Logger.Metadata)]>([])
-        var config = EventLoop.Configuration()
-        config.slowCallbackThreshold = .milliseconds(20)
-        config.logger = Logger(label: "test.slow") { _ in CapturingLogHandler(records: records) }
-        let loop = try EventLoop.spawn(configuration: config)
-        let pool = ThreadPool(threadCount: 1, name: "tp-slow")
-
-        let fastLine = #line + 1
-        loop.execute {}
-        let slowLine = #line + 1
-        loop.execute { usleep(60_000) }
-        try await loop.submit {}.get()
-
-        // A slow callback on a pool result is attributed to the submit site.
-        let submitLine = #line + 2
-        try await loop.submit {
-            try pool.submit { 1 }.map { _ -> Void in usleep(60_000) }
-        }.get().get()
-        await loop.shutdownGracefully()
-        await pool.shutdownGracefully()
-
-        let callbacks = records.get.filter { $0.0 == .warning && $0.1 == "slow callback on event loop" }
-            .compactMap { $0.2["callback"].map { "\($0)" } }
-        #expect(!callbacks.contains { $0.hasSuffix("ThreadPoolTests.swift:\(fastLine)") }, "\(callbacks)")
-        #expect(callbacks.contains { $0.hasSuffix("ThreadPoolTests.swift:\(slowLine)") }, "\(callbacks)")
-        #expect(callbacks.contains { $0.hasSuffix("ThreadPoolTests.swift:\(submitLine)") }, "\(callbacks)")
-    }
-
-    @Test func slowCompletionHandlerIsLoggedNamingItsType() async throws {
-        let records = Box<[(Logger.Level, String, Logger.Metadata)]>([])
-        var config = EventLoop.Configuration()
-        config.slowCallbackThreshold = .milliseconds(20)
-        config.logger = Logger(label: "test.slow") { _ in CapturingLogHandler(records: records) }
-        let loop = try EventLoop.spawn(configuration: config)
-        let completed = loop.makePromise(of: Void.self)
-        try await loop.submit {
-            _ = try loop.submitOperation(.nop, handler: ClosureCompletion { _ in
-                usleep(60_000)
-                completed.succeed()
-            }, context: 42)
-        }.get()
-        try await completed.future.get()
-        await loop.shutdownGracefully()
-        let callbacks = records.get.compactMap { $0.2["callback"].map { "\($0)" } }
-            .filter { $0.hasPrefix("completion handler") }
-        #expect(callbacks == ["completion handler ClosureCompletion (context 42)"])
     }
 }

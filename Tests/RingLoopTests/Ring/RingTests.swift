@@ -24,6 +24,9 @@ final class CompletionLog: CompletionHandler, @unchecked Sendable {
 struct RingTests {
     static func smallRing(sq: UInt32, cq: UInt32) -> EventLoop.Configuration {
         var config = EventLoop.Configuration()
+        // These tests are about the ring itself (SQ flushing, CQ overflow,
+        // operation slots): io_uring also when RINGLOOP_BACKEND=epoll.
+        config.backend = .ioUring
         config.submissionQueueEntries = sq
         config.completionQueueEntries = cq
         config.ringOptions.submissionQueueEntries = sq

@@ -63,7 +63,7 @@ struct AsyncEventTests {
             let onLoop = Box(false)
             let future = event.wait(on: loop).map { onLoop.with { $0 = loop.inEventLoop } }
             let late = event.wait(on: loop, deadline: .now() + .milliseconds(10))
-            await #expect(throws: RingLoopError.timedOut) { try await late.get() }
+            await #expect(throws: RingLoopError.timedOut(operation: "AsyncEvent.wait")) { try await late.get() }
             event.set()
             try await future.get()
             #expect(onLoop.get)

@@ -178,7 +178,7 @@ struct AsyncLockTests {
                 })
             }
             let late = lock.lock(on: loop, deadline: .now() + .milliseconds(20))
-            await #expect(throws: RingLoopError.timedOut) { try await late.get() }
+            await #expect(throws: RingLoopError.timedOut(operation: "AsyncLock.lock")) { try await late.get() }
             #expect(lock.waiterCount == 3)
             try lock.unlock()
             for future in futures { try await future.get() }

@@ -92,9 +92,9 @@ struct AsyncQueueTests {
         try await settle("producer") { full.waiterCount == 1 }
         full.close()
         #expect(await producer.value == .closed)
-        #expect(throws: RingLoopError.closed) { try full.tryPut(3) }
+        #expect(throws: RingLoopError.closed(operation: "AsyncQueue.tryPut")) { try full.tryPut(3) }
         #expect(try full.tryGet() == 1)                 // buffered item drains
-        #expect(throws: RingLoopError.closed) { try full.tryGet() }   // item 2 was never added
+        #expect(throws: RingLoopError.closed(operation: "AsyncQueue.tryGet")) { try full.tryGet() }   // item 2 was never added
 
         let empty = AsyncQueue<Int>()
         let consumer = Task { await WaitOutcome { _ = try await empty.get() } }
@@ -178,7 +178,7 @@ struct AsyncQueueTests {
             try await blocked.get()
             #expect(try await queue.get(on: loop).get() == 3)
             let late = queue.get(on: loop, deadline: .now() + .milliseconds(10))
-            await #expect(throws: RingLoopError.timedOut) { try await late.get() }
+            await #expect(throws: RingLoopError.timedOut(operation: "AsyncQueue.get")) { try await late.get() }
             for _ in 0..<3 { try queue.taskDone() }
             try await queue.join(on: loop).get()
             #expect(queue.waiterCount == 0)
@@ -196,7 +196,7 @@ struct AsyncQueueTests {
         queue.shutdown()
         #expect(await putter.value == .closed)
         #expect(queue.isShutDown)
-        #expect(throws: RingLoopError.closed) { try queue.tryPut(4) }
+        #expect(throws: RingLoopError.closed(operation: "AsyncQueue.tryPut")) { try queue.tryPut(4) }
         #expect(try await queue.get() == 1)
         #expect(try await queue.get() == 2)
         #expect(await WaitOutcome { _ = try await queue.get() } == .closed)
@@ -215,7 +215,7 @@ struct AsyncQueueTests {
         #expect(await joiner.value == .succeeded)
         #expect(queue.count == 0)
         #expect(await WaitOutcome { _ = try await queue.get() } == .closed)
-        #expect(throws: RingLoopError.closed) { try queue.tryPut(3) }
+        #expect(throws: RingLoopError.closed(operation: "AsyncQueue.tryPut")) { try queue.tryPut(3) }
     }
 
     @Test func shutdownImmediatelyFailsWaitingGettersAndPutters() async throws {

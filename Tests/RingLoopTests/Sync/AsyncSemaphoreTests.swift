@@ -88,7 +88,7 @@ struct AsyncSemaphoreTests {
             let onLoop = Box(false)
             let waiting = semaphore.acquire(on: loop).map { onLoop.with { $0 = loop.inEventLoop } }
             let late = semaphore.acquire(on: loop, deadline: .now() + .milliseconds(10))
-            await #expect(throws: RingLoopError.timedOut) { try await late.get() }
+            await #expect(throws: RingLoopError.timedOut(operation: "AsyncSemaphore.acquire")) { try await late.get() }
             semaphore.release()
             try await waiting.get()
             #expect(onLoop.get)

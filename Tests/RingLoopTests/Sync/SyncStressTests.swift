@@ -119,7 +119,7 @@ struct SyncStressTests {
                             if n % 3 == 0 { await Task.yield() }
                             counters.leave()
                         }
-                    } catch let error as RingLoopError where error == .timedOut {
+                    } catch RingLoopError.timedOut {
                         timedOut.add(1, ordering: .relaxed)
                     }
                 }
@@ -372,7 +372,7 @@ struct SyncStressTests {
                 do {
                     try await lock.lock(deadline: deadline)
                     Issue.record("acquired a held lock")
-                } catch let error as RingLoopError where error == .timedOut {
+                } catch RingLoopError.timedOut {
                     let late = Deadline.now() - deadline
                     if late < .zero { early.add(1, ordering: .relaxed) }
                     lateness.with { $0.append(late) }

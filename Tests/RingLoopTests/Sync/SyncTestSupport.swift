@@ -39,7 +39,7 @@ func throwsTimeout(_ body: () async throws -> Void) async -> Bool {
     do {
         try await body()
         return false
-    } catch let error as RingLoopError where error == .timedOut {
+    } catch RingLoopError.timedOut {
         return true
     } catch {
         return false
@@ -60,9 +60,9 @@ enum WaitOutcome: Equatable, Sendable {
             self = .succeeded
         } catch is CancellationError {
             self = .cancelled
-        } catch let error as RingLoopError where error == .timedOut {
+        } catch RingLoopError.timedOut {
             self = .timedOut
-        } catch let error as RingLoopError where error == .closed {
+        } catch RingLoopError.closed {
             self = .closed
         } catch {
             self = .other("\(error)")

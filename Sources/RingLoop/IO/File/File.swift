@@ -66,7 +66,7 @@ public final class File: @unchecked Sendable {
         if let slot = fixedSlot {
             let loop = eventLoop
             loop.execute {
-                if loop.state != .closed { loop.ring.unregisterFile(slot: slot) }
+                if loop.state != .closed { loop.backend.ring?.unregisterFile(slot: slot) }
             }
         }
         _ = Glibc.close(descriptor.rawValue)
@@ -130,7 +130,8 @@ public final class File: @unchecked Sendable {
     /// ones fail with `IOError(op, .badFileDescriptor)`. Once the loop has
     /// shut down, the descriptor is closed with close(2) instead.
     ///
-    /// - Throws: `IOError("close", …)`; `.badFileDescriptor` if already closed.
+    /// - Throws: `IOError("close", …)`; `RingLoopError.alreadyClosed` if
+    ///   already closed.
     public func close() async throws {
         try await eventLoop.performRequest(closeStarter())
     }
@@ -143,13 +144,13 @@ public final class File: @unchecked Sendable {
     private func closeStarter() -> RequestStarter<Void> {
         { [self] done in
             guard !isClosed else {
-                done(.failure(IOError("close", .badFileDescriptor)))
+                done(.failure(RingLoopError.alreadyClosed(operation: "File.close")))
                 return nil
             }
             isClosed = true
             if let slot = fixedSlot {
                 fixedSlot = nil
-                if eventLoop.state != .closed { eventLoop.ring.unregisterFile(slot: slot) }
+                if eventLoop.state != .closed { eventLoop.backend.ring?.unregisterFile(slot: slot) }
             }
             let fd = descriptor.rawValue
             let request = SimpleRequest(loop: eventLoop, kind: .close, target: FileTarget(fd: fd, isFixed: false)) { result in
@@ -170,7 +171,8 @@ public final class File: @unchecked Sendable {
 
     /// Registers the descriptor in the loop's ring (an io_uring "fixed
     /// file"): later operations skip the kernel's per-operation descriptor
-    /// lookup. An opt-in for hot paths; `close()` undoes it.
+    /// lookup. An opt-in for hot paths; `close()` undoes it. On the epoll
+    /// backend this does nothing: operations use the plain descriptor.
     ///
     /// - Throws: `IOError("register_files", …)` when the table is full or the
     ///   kernel refuses; `.badFileDescriptor` once closed.
@@ -178,7 +180,9 @@ public final class File: @unchecked Sendable {
         try await eventLoop.submit { [self] in
             guard !isClosed else { throw IOError("register_files", .badFileDescriptor) }
             guard fixedSlot == nil else { return }
-            switch eventLoop.ring.registerFile(fd: descriptor.rawValue) {
+            // epoll has no registered files: the plain descriptor serves.
+            guard let ring = eventLoop.backend.ring else { return }
+            switch ring.registerFile(fd: descriptor.rawValue) {
             case let .success(slot): fixedSlot = slot
             case let .failure(errno): throw IOError("register_files", errno)
             }

@@ -3,13 +3,6 @@ import SystemPackage
 import Glibc
 #endif
 
-/// Something in flight on a loop that its starter can cancel (loop thread).
-protocol LoopCancellable: AnyObject {
-    /// Stops the work: the caller is answered with `CancellationError` at
-    /// once; memory the kernel may touch stays owned until its completion.
-    func cancel()
-}
-
 /// One file operation in flight: submits its SQE, resubmits what is left
 /// after a short transfer or an `EINTR`, and reports exactly once.
 ///

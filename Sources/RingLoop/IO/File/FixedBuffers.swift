@@ -14,6 +14,10 @@
 ///
 /// The registration ends with `unregister()`, or when the `FixedBuffers` goes
 /// away; buffers still referenced elsewhere then keep working, unregistered.
+///
+/// On the epoll backend (`EventLoop.Backend.epoll`) nothing is registered:
+/// the buffers are allocated the same way and used with plain reads and
+/// writes, with the same results.
 public final class FixedBuffers: Sendable {
     /// The loop whose ring holds the registration.
     public let eventLoop: EventLoop
@@ -40,7 +44,13 @@ public final class FixedBuffers: Sendable {
             for _ in 0..<max(count, 0) {
                 let registration = BufferRegistration(loop: loop)
                 let buffer = FileBuffer(capacity: capacity, alignment: FileBuffer.pageSize, registration: registration)
-                switch loop.ring.registerBuffer(address: buffer.address, count: capacity) {
+                guard let ring = loop.backend.ring else {
+                    // epoll has no registered buffers: plain buffers, plain
+                    // reads and writes (the same results, without the saving).
+                    buffers.append(buffer)
+                    continue
+                }
+                switch ring.registerBuffer(address: buffer.address, count: capacity) {
                 case let .success(slot):
                     registration.slot = slot
                     buffers.append(buffer)
@@ -72,7 +82,7 @@ public final class FixedBuffers: Sendable {
         for registration in registrations {
             guard let slot = registration.slot else { continue }
             registration.slot = nil
-            if loop.state != .closed { loop.ring.unregisterBuffer(slot: slot) }
+            if loop.state != .closed { loop.backend.ring?.unregisterBuffer(slot: slot) }
         }
     }
 }

@@ -32,10 +32,12 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     init(_ storage: Storage) { self.storage = storage }
 
     /// An IPv4 or IPv6 address (numeric, as `"127.0.0.1"` or `"::1"`) and port.
-    /// - Throws: `IOError` with `.invalidArgument` when `ipAddress` is not a
+    /// - Throws: `RingLoopError.invalidAddress` when `ipAddress` is not a
     ///   numeric address or `port` is outside 0...65535.
-    public init(ipAddress: String, port: Int) throws(IOError) {
-        guard let p = UInt16(exactly: port) else { throw IOError("SocketAddress", .invalidArgument) }
+    public init(ipAddress: String, port: Int) throws(RingLoopError) {
+        guard let p = UInt16(exactly: port) else {
+            throw .invalidAddress("\(ipAddress) port \(port)", reason: "the port is outside 0...65535")
+        }
         var v4 = in_addr()
         if inet_pton(AF_INET, ipAddress, &v4) == 1 {
             storage = .ipv4(address: UInt32(bigEndian: v4.s_addr), port: p)
@@ -49,16 +51,16 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
             storage = .ipv6(high: high, low: low, port: p, flowInfo: 0, scopeID: 0)
             return
         }
-        throw IOError("SocketAddress", .invalidArgument)
+        throw .invalidAddress(ipAddress, reason: "not a numeric IPv4 or IPv6 address (names are not resolved)")
     }
 
     /// A Unix domain stream/datagram socket path.
-    /// - Throws: `IOError` with `.fileNameTooLong` when the path does not fit in
-    ///   `sockaddr_un` (107 bytes), `.invalidArgument` when it is empty.
-    public init(unixDomainSocketPath path: String) throws(IOError) {
-        guard !path.isEmpty else { throw IOError("SocketAddress", .invalidArgument) }
+    /// - Throws: `RingLoopError.invalidAddress` when the path does not fit in
+    ///   `sockaddr_un` (107 bytes) or is empty.
+    public init(unixDomainSocketPath path: String) throws(RingLoopError) {
+        guard !path.isEmpty else { throw .invalidAddress(path, reason: "an empty Unix socket path") }
         guard path.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else {
-            throw IOError("SocketAddress", .fileNameTooLong)
+            throw .invalidAddress(path, reason: "a Unix socket path must be shorter than 108 bytes")
         }
         storage = .unix(path: path)
     }

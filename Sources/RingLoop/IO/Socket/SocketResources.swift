@@ -11,7 +11,7 @@ final class SocketResources: LoopAttachment {
     static let bufferCount = 1024
     static let bufferSize = 16 * 1024
 
-    private var buffers: BufferRing?
+    private var buffers: ProvidedBuffers?
     private var failure: IOError?
     /// Cleared if the kernel rejects multishot receive (`-EINVAL`); receives
     /// are then re-armed one at a time.
@@ -23,16 +23,17 @@ final class SocketResources: LoopAttachment {
     }
 
     /// The loop's buffer ring, registered on first use.
-    func bufferRing(on loop: EventLoop) throws(IOError) -> BufferRing {
+    func bufferRing(on loop: EventLoop) throws(IOError) -> ProvidedBuffers {
         if let buffers { return buffers }
         if let failure { throw failure }
-        do {
+        do throws(RingCallFailure) {
             let made = try loop.makeBufferRing(count: SocketResources.bufferCount, size: SocketResources.bufferSize)
             buffers = made
             return made
         } catch {
-            failure = error
-            throw error
+            let failure = IOError(error.call, error.errno)
+            self.failure = failure
+            throw failure
         }
     }
 

@@ -107,7 +107,7 @@ public final class UDPSocket: @unchecked Sendable {
 
     private func startSend(_ bytes: [UInt8], to address: SocketAddress, _ done: @escaping (Result<Void, any Error>) -> Void) -> OperationID? {
         guard lifecycle == .open else {
-            done(.failure(RingLoopError.closed))
+            done(.failure(RingLoopError.closed(operation: "send")))
             return nil
         }
         let operation = SendOperation(socket: self, bytes: bytes, to: address, done: done)
@@ -151,7 +151,7 @@ public final class UDPSocket: @unchecked Sendable {
     /// `done` returns whether the caller took the outcome (false once it was cancelled).
     private func startReceive(_ done: @escaping (Result<Datagram, any Error>) -> Bool) -> OperationID? {
         guard lifecycle == .open else {
-            _ = done(.failure(RingLoopError.closed))
+            _ = done(.failure(RingLoopError.closed(operation: "receive")))
             return nil
         }
         if let datagram = stashed.popFirst() {
@@ -176,11 +176,13 @@ public final class UDPSocket: @unchecked Sendable {
     }
 
     /// Maps a failed completion to the error the caller sees.
-    fileprivate func error(_ operation: String, _ outcome: Completion.Outcome) -> any Error {
+    /// `operation` is what the caller called (`"send"`), `call` the kernel's
+    /// name for it (`"sendmsg"`).
+    fileprivate func error(_ operation: String, call: String, _ outcome: Completion.Outcome) -> any Error {
         switch outcome {
-        case let .failure(errno): return IOError(operation, errno)
+        case let .failure(errno): return IOError(call, errno)
         case .success: preconditionFailure("not a failure")
-        case _ where lifecycle != .open: return RingLoopError.closed
+        case _ where lifecycle != .open: return RingLoopError.closed(operation: operation)
         case .shutDown: return RingLoopError.shutDown
         case .cancelled: return CancellationError()
         }
@@ -251,7 +253,7 @@ private final class SendOperation: CompletionHandler {
         if case .success = completion.outcome {
             done(.success(()))
         } else {
-            done(.failure(socket.error("sendmsg", completion.outcome)))
+            done(.failure(socket.error("send", call: "sendmsg", completion.outcome)))
         }
         socket.operationFinished()
     }
@@ -288,7 +290,7 @@ private final class ReceiveOperation: CompletionHandler {
             let datagram = UDPSocket.Datagram(bytes: bytes, sender: sender, truncated: truncated)
             if !done(.success(datagram)) { socket.stash(datagram) }
         } else {
-            _ = done(.failure(socket.error("recvmsg", completion.outcome)))
+            _ = done(.failure(socket.error("receive", call: "recvmsg", completion.outcome)))
         }
         socket.operationFinished()
     }

@@ -91,11 +91,11 @@ struct InboundBuffer<Waiter> {
     /// `open`: the connection is open.
     mutating func takeReady(open: Bool) -> Result<[UInt8]?, any Error>? {
         switch mode {
-        case .handler: return .failure(IOError("read", .resourceBusy))
+        case .handler: return .failure(RingLoopError.alreadyConsumed(operation: "read"))
         case .none: mode = .async
         case .async: break
         }
-        if waiter != nil { return .failure(IOError("read", .resourceBusy)) }
+        if waiter != nil { return .failure(RingLoopError.alreadyConsumed(operation: "read")) }
         if let chunk = kept.popFirst() {
             keptBytes -= chunk.count
             paused = false
@@ -109,7 +109,7 @@ struct InboundBuffer<Waiter> {
             case let .failed(error): return .failure(error)
             }
         }
-        if !open { return .failure(RingLoopError.closed) }
+        if !open { return .failure(RingLoopError.closed(operation: "read")) }
         return nil
     }
 

@@ -241,7 +241,7 @@ struct OutboundQueue<Completion> {
                     let error = PartialWriteError(written: first.sentBefore, requested: first.sentBefore + unsent, reason: CancellationError())
                     outcomes.append(Outcome(completion: completion, result: .failure(error)))
                 }
-                let broken = fail(IOError("send", .canceled))
+                let broken = fail(RingLoopError.writeCancelledMidway(operation: "send"))
                 return (outcomes + broken.outcomes, broken.untracked)
             }
             if let completion = first.completion {
@@ -265,7 +265,7 @@ struct OutboundQueue<Completion> {
             output = .shutDown
             report = .failure(error)
         case .cancelled where !open:
-            report = .failure(RingLoopError.closed)
+            report = .failure(RingLoopError.closed(operation: "shutdownOutput"))
         case .cancelled where entry.cancelled:
             output = .open
             report = .failure(CancellationError())

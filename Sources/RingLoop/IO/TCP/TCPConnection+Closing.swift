@@ -111,7 +111,7 @@ extension TCPConnection {
     private func requestClose(flushing: Future<Void>?, timeout: Duration) {
         if let flushing {
             guard lifecycle != .closed else {
-                flushing._setResult(flushTimedOut ? .failure(RingLoopError.timedOut) : .success(()))
+                flushing._setResult(flushTimedOut ? .failure(RingLoopError.timedOut(operation: "close(afterPendingWrites:)")) : .success(()))
                 return
             }
             flushFutures.append(flushing)
@@ -136,7 +136,7 @@ extension TCPConnection {
         guard lifecycle == .open else { return }
         flushTimedOut = true
         if fd >= 0 { Socket.setAbortiveClose(fd) }
-        breakOutput(RingLoopError.timedOut)
+        breakOutput(RingLoopError.timedOut(operation: "close(afterPendingWrites:)"))
         beginClose()
     }
 
@@ -163,18 +163,18 @@ extension TCPConnection {
         // A flushing close that ends with writes unsent (an abort, a broken
         // output) did not flush.
         let unflushed = !outbound.isEmpty || { if case .failed = outbound.output { return true }; return false }()
-        complete(outbound.failAll(RingLoopError.closed).outcomes)
+        complete(outbound.failAll(RingLoopError.closed(operation: "write")).outcomes)
         if let waiter = input.close() {
-            waiter.resume(.failure(RingLoopError.closed))
+            waiter.resume(.failure(RingLoopError.closed(operation: "read")))
         }
         let previous = handler
         handler = nil
         closeFuture._setResult(.success(()))
         let flushResult: Result<Void, any Error>
         if flushTimedOut {
-            flushResult = .failure(RingLoopError.timedOut)
+            flushResult = .failure(RingLoopError.timedOut(operation: "close(afterPendingWrites:)"))
         } else if unflushed {
-            flushResult = .failure(RingLoopError.closed)
+            flushResult = .failure(RingLoopError.closed(operation: "close(afterPendingWrites:)"))
         } else {
             flushResult = .success(())
         }

@@ -134,7 +134,7 @@ final class ConnectOperation: CompletionHandler {
             fd = -1
             finish(.success(connection))
         } else if timedOut {
-            fail(RingLoopError.timedOut)
+            fail(RingLoopError.timedOut(operation: "connect"))
         } else if cancelled {
             fail(CancellationError())
         } else if case let .failure(errno) = completion.outcome {

@@ -42,7 +42,7 @@ extension TCPConnection {
     /// - Throws: `IOError` from `setsockopt`, or `RingLoopError.closed`.
     public func setNoDelay(_ on: Bool) throws {
         eventLoop.preconditionInEventLoop()
-        guard fd >= 0 else { throw RingLoopError.closed }
+        guard fd >= 0 else { throw RingLoopError.closed(operation: "setNoDelay") }
         try Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, on ? 1 : 0, "setsockopt(TCP_NODELAY)")
     }
 
@@ -50,7 +50,7 @@ extension TCPConnection {
     /// - Throws: `IOError` from `setsockopt`, or `RingLoopError.closed`.
     public func setKeepAlive(_ keepAlive: KeepAlive?) throws {
         eventLoop.preconditionInEventLoop()
-        guard fd >= 0 else { throw RingLoopError.closed }
+        guard fd >= 0 else { throw RingLoopError.closed(operation: "setKeepAlive") }
         if let keepAlive {
             try TCPConnection.apply(keepAlive, to: fd)
         } else {

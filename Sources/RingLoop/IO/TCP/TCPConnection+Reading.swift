@@ -8,11 +8,11 @@ extension TCPConnection {
     public func setHandler(_ handler: any TCPConnectionHandler) {
         eventLoop.preconditionInEventLoop()
         guard lifecycle == .open else {
-            handler.connection(self, didFailWith: RingLoopError.closed)
+            handler.connection(self, didFailWith: RingLoopError.closed(operation: "setHandler"))
             return
         }
         guard input.setHandler() else {
-            handler.connection(self, didFailWith: IOError("setHandler", .resourceBusy))
+            handler.connection(self, didFailWith: RingLoopError.alreadyConsumed(operation: "setHandler"))
             return
         }
         self.handler = handler

@@ -23,7 +23,7 @@ extension TCPConnection {
             return
         }
         self.resources = resources
-        let ring: BufferRing
+        let ring: ProvidedBuffers
         do {
             ring = try buffers ?? resources.bufferRing(on: eventLoop)
         } catch {
@@ -189,9 +189,9 @@ final class ReceiveRelay: CompletionHandler {
     // Read on the loop thread only; the weak reference turns nil atomically
     // when the connection is released on any thread.
     weak var connection: TCPConnection?
-    private let buffers: BufferRing
+    private let buffers: ProvidedBuffers
 
-    init(connection: TCPConnection, buffers: BufferRing) {
+    init(connection: TCPConnection, buffers: ProvidedBuffers) {
         self.connection = connection
         self.buffers = buffers
     }

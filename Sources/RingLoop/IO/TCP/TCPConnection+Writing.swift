@@ -101,7 +101,7 @@ extension TCPConnection {
 
     /// Why a write cannot be queued now (nil: it can).
     var writeRefusal: (any Error)? {
-        if lifecycle != .open || closeWhenFlushed { return RingLoopError.closed }
+        if lifecycle != .open || closeWhenFlushed { return RingLoopError.closed(operation: "write") }
         return outbound.refusal
     }
 
@@ -120,7 +120,8 @@ extension TCPConnection {
         last: Bool = true, writeOffset: Int = 0
     ) {
         if lifecycle != .open || closeWhenFlushed {
-            complete(completion, .failure(RingLoopError.closed))
+            let operation = if case .shutdown = payload { "shutdownOutput" } else { "write" }
+            complete(completion, .failure(RingLoopError.closed(operation: operation)))
             return
         }
         if let outcome = outbound.enqueue(payload, count: count, completion: completion, last: last, writeOffset: writeOffset) {
@@ -161,7 +162,7 @@ extension TCPConnection {
         }
         if cancellation.cancelSend { cancelSend() }
         complete(cancellation.outcomes)
-        if cancellation.untracked { reportFailure(IOError("send", .canceled)) }
+        if cancellation.untracked { reportFailure(RingLoopError.writeCancelledMidway(operation: "send")) }
         updateWritability()
     }
 
@@ -263,11 +264,11 @@ extension TCPConnection {
             complete(outcomes)
             outcomes.removeAll(keepingCapacity: true)
             completedScratch = outcomes
-            if untracked { reportFailure(IOError("send", .canceled)) }
+            if untracked { reportFailure(RingLoopError.writeCancelledMidway(operation: "send")) }
         case .retry, .cancelled:
             let (outcomes, untracked) = outbound.sendEndedUnsent()
             complete(outcomes)
-            if untracked { reportFailure(IOError("send", .canceled)) }
+            if untracked { reportFailure(RingLoopError.writeCancelledMidway(operation: "send")) }
         case .shutDown:
             loopShutDown()
         case let .failed(error):

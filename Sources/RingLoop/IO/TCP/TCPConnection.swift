@@ -45,9 +45,9 @@ import Glibc
 /// handed is dropped. One the kernel holds is cancelled there and reports
 /// what happened once the kernel answers: success if every byte went out,
 /// `PartialWriteError` (with the count) if some did, in which case the
-/// output breaks (later writes fail with `IOError` `.canceled`: the byte
-/// stream has a hole), `CancellationError` if none did. Buffers stay owned by
-/// the connection until the kernel's final completion.
+/// output breaks (later writes fail with `RingLoopError.writeCancelledMidway`:
+/// the byte stream has a hole), `CancellationError` if none did. Buffers stay
+/// owned by the connection until the kernel's final completion.
 ///
 /// **Closing.** `close()` cancels what is in flight, fails writes not yet
 /// sent with `RingLoopError.closed`, and releases the descriptor once the
@@ -110,7 +110,7 @@ public final class TCPConnection: @unchecked Sendable {
     var delivering = false
     var resources: SocketResources?
     /// Kept for the connection's lifetime: lent buffers are recycled into it.
-    var buffers: BufferRing?
+    var buffers: ProvidedBuffers?
     var receiveID: OperationID?
     var receiveCancelRequested = false
     /// The async reader's receives complete through it (see `ReceiveRelay`).
@@ -161,15 +161,23 @@ public final class TCPConnection: @unchecked Sendable {
 
     /// A connection its user dropped without closing: only the async
     /// reader's receive can still be in flight (every other operation holds
-    /// the connection). Cancel it by id (the descriptor number may be reused
-    /// once closed; the kernel keeps the socket until the cancel lands).
+    /// the connection). It is cancelled by id on the loop, and the descriptor
+    /// closed there right after: the epoll backend queues waiters by
+    /// descriptor number, so a number reused before the cancel ran would
+    /// inherit the dead receive (io_uring holds the socket itself until the
+    /// cancel lands).
     deinit {
         guard fd >= 0 else { return }
-        if let id = receiveID {
-            let loop = eventLoop
-            loop.execute { loop.cancelOperation(id) }
+        guard let id = receiveID else {
+            Socket.close(fd)
+            return
         }
-        Socket.close(fd)
+        let loop = eventLoop
+        let fd = self.fd
+        loop.execute {
+            loop.cancelOperation(id)
+            Socket.close(fd)
+        }
     }
 
     // MARK: Introspection (tests)

@@ -87,9 +87,9 @@ struct UDPTests {
             #expect(try await waitUntil { try await inFlight(loop) == 4 })
             await socket.close()
             for receiver in receivers {
-                await #expect(throws: RingLoopError.closed) { _ = try await receiver.value }
+                await #expect(throws: RingLoopError.closed(operation: "receive")) { _ = try await receiver.value }
             }
-            await #expect(throws: RingLoopError.closed) { try await socket.send([1], to: .loopbackIPv4(port: 9)) }
+            await #expect(throws: RingLoopError.closed(operation: "send")) { try await socket.send([1], to: .loopbackIPv4(port: 9)) }
         }
     }
 

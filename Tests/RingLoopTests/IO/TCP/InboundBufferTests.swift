@@ -80,7 +80,7 @@ struct InboundBufferTests {
     @Test func readingAfterCloseFailsWithClosed() {
         var buffer = Buffer(readAheadLimit: 10)
         guard case let .failure(error)? = buffer.takeReady(open: false) else { Issue.record("no error"); return }
-        check((error as? RingLoopError) == .closed)
+        check((error as? RingLoopError) == .closed(operation: "read"))
     }
 
     @Test func aSecondReaderIsRefused() {

@@ -151,7 +151,7 @@ struct OutboundQueueTests {
         check(written(outcomes.first(where: { $0.completion == 1 })) == 3)
         check(failed(outcomes) == [1, 2], "the write behind it fails too")
         check(q.isEmpty && q.queuedBytes == 0)
-        check((q.refusal as? IOError) == IOError("send", .canceled))
+        check((q.refusal as? RingLoopError) == .writeCancelledMidway(operation: "send"))
     }
 
     @Test func aWritePartlySentByAnEarlierSendFailsWithTheCountWhenCancelled() {
@@ -227,7 +227,7 @@ struct OutboundQueueTests {
         q.sendStarted(covering: 1)
         let outcomes = q.shutdownCompleted(.cancelled, open: false)
         check(failed(outcomes) == [1])
-        check((outcomes.first.flatMap { if case let .failure(e) = $0.result { return e as? RingLoopError }; return nil }) == RingLoopError.closed)
+        check((outcomes.first.flatMap { if case let .failure(e) = $0.result { return e as? RingLoopError }; return nil }) == RingLoopError.closed(operation: "shutdownOutput"))
     }
 
     @Test func aSpuriouslyCancelledShutdownIsRetried() {
@@ -251,7 +251,7 @@ struct OutboundQueueTests {
     @Test func failAllOnCloseLeavesTheOutputState() {
         var q = queue()
         _ = q.enqueue(bytes(2), count: 2, completion: 1)
-        check(failed(q.failAll(RingLoopError.closed).outcomes) == [1])
+        check(failed(q.failAll(RingLoopError.closed(operation: "write")).outcomes) == [1])
         check(q.refusal == nil)
     }
 

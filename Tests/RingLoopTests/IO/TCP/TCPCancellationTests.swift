@@ -9,7 +9,7 @@ struct TCPCancellationTests {
     private func pair(_ loop: EventLoop) async throws -> (TCPListener, client: TCPConnection, server: TCPConnection) {
         let listener = try TCPListener.bind(to: .loopbackIPv4(port: 0), on: loop)
         let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
-        guard let server = try await listener.accept() else { throw RingLoopError.closed }
+        guard let server = try await listener.accept() else { throw RingLoopError.closed(operation: "accept") }
         return (listener, client, server)
     }
 
@@ -61,7 +61,7 @@ struct TCPCancellationTests {
             // Only the listener's accept is left in flight.
             #expect(try await waitUntil { try await inFlight(loop) == 1 })
             // The stream has a hole now: later writes fail instead of corrupting it.
-            await #expect(throws: IOError("send", .canceled)) { try await client.write([1]) }
+            await #expect(throws: RingLoopError.writeCancelledMidway(operation: "send")) { try await client.write([1]) }
             // What went out is exactly the prefix the error reported.
             await client.close()
             var got: [UInt8] = []

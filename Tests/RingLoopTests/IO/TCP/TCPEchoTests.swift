@@ -157,9 +157,19 @@ extension TCPEchoTests {
         let v6 = try SocketAddress(ipAddress: "::1", port: 443)
         #expect(v6.description == "[::1]:443" && v6 == .loopbackIPv6(port: 443))
         #expect(SocketAddress.loopbackIPv4(port: 1) == (try SocketAddress(ipAddress: "127.0.0.1", port: 1)))
-        #expect(throws: IOError.self) { try SocketAddress(ipAddress: "localhost", port: 1) }
-        #expect(throws: IOError.self) { try SocketAddress(ipAddress: "127.0.0.1", port: 70_000) }
-        #expect(throws: IOError.self) { try SocketAddress(unixDomainSocketPath: String(repeating: "x", count: 200)) }
+        #expect(throws: RingLoopError.invalidAddress("localhost", reason: "not a numeric IPv4 or IPv6 address (names are not resolved)")) {
+            try SocketAddress(ipAddress: "localhost", port: 1)
+        }
+        #expect(throws: RingLoopError.invalidAddress("127.0.0.1 port 70000", reason: "the port is outside 0...65535")) {
+            try SocketAddress(ipAddress: "127.0.0.1", port: 70_000)
+        }
+        let long = String(repeating: "x", count: 200)
+        #expect(throws: RingLoopError.invalidAddress(long, reason: "a Unix socket path must be shorter than 108 bytes")) {
+            try SocketAddress(unixDomainSocketPath: long)
+        }
+        #expect(throws: RingLoopError.invalidAddress("", reason: "an empty Unix socket path")) {
+            try SocketAddress(unixDomainSocketPath: "")
+        }
         let unix = try SocketAddress(unixDomainSocketPath: "/tmp/x.sock")
         #expect(unix.unixDomainSocketPath == "/tmp/x.sock" && unix.port == nil)
     }

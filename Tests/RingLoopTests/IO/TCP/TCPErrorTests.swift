@@ -46,7 +46,7 @@ struct TCPErrorTests {
             }
             #expect(timedOut)
             let started = Deadline.now()
-            await #expect(throws: RingLoopError.timedOut) {
+            await #expect(throws: RingLoopError.timedOut(operation: "connect")) {
                 _ = try await TCPConnection.connect(to: listener.localAddress, on: loop, timeout: .milliseconds(200))
             }
             #expect(Deadline.now() - started < .seconds(2))
@@ -168,12 +168,29 @@ struct TCPErrorTests {
             let reader = Task { try await client.read() }
             #expect(try await waitUntil { try await loop.submit { client.isReceiving }.get() })
             await client.close()
-            await #expect(throws: RingLoopError.closed) { _ = try await reader.value }
-            await #expect(throws: RingLoopError.closed) { try await client.write([1, 2, 3]) }
-            await #expect(throws: RingLoopError.closed) { _ = try await client.read() }
+            await #expect(throws: RingLoopError.closed(operation: "read")) { _ = try await reader.value }
+            await #expect(throws: RingLoopError.closed(operation: "write")) { try await client.write([1, 2, 3]) }
+            await #expect(throws: RingLoopError.closed(operation: "read")) { _ = try await client.read() }
             await client.close()  // idempotent
             let end = try await server.read()
             #expect(end == nil)
+            await server.close()
+            await listener.close()
+        }
+    }
+
+    @Test func aSecondReaderIsRefusedNamingTheOperation() async throws {
+        try await withSocketLoop { loop in
+            let listener = try TCPListener.bind(to: .loopbackIPv4(port: 0), on: loop)
+            let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
+            guard let server = try await listener.accept() else { Issue.record("no connection"); return }
+            let reader = Task { try await client.read() }
+            #expect(try await waitUntil { try await loop.submit { client.hasPendingRead }.get() })
+            await #expect(throws: RingLoopError.alreadyConsumed(operation: "read")) { _ = try await client.read() }
+            // The refusal took nothing from the first reader.
+            try await server.write([7])
+            #expect(try await reader.value == [7])
+            await client.close()
             await server.close()
             await listener.close()
         }

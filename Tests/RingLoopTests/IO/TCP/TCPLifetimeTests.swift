@@ -9,7 +9,7 @@ struct TCPLifetimeTests {
     private func pair(_ loop: EventLoop) async throws -> (TCPListener, client: TCPConnection, server: TCPConnection) {
         let listener = try TCPListener.bind(to: .loopbackIPv4(port: 0), on: loop)
         let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
-        guard let server = try await listener.accept() else { throw RingLoopError.closed }
+        guard let server = try await listener.accept() else { throw RingLoopError.closed(operation: "accept") }
         return (listener, client, server)
     }
 
@@ -73,7 +73,7 @@ struct TCPLifetimeTests {
                 var peers: [TCPConnection] = []
                 for _ in 0..<100 {
                     let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
-                    guard let peer = try await listener.accept() else { throw RingLoopError.closed }
+                    guard let peer = try await listener.accept() else { throw RingLoopError.closed(operation: "accept") }
                     peers.append(peer)
                     try await peer.write([42])
                     for try await chunk in client.inbound {
@@ -134,8 +134,8 @@ struct TCPLifetimeTests {
         #expect(closed, "the flushing close never ended")
         let closeError = try await loop.submit { TCPLifetimeTests.error(of: closing) }.get()
         let writeError = try await loop.submit { TCPLifetimeTests.error(of: write) }.get()
-        #expect(closeError == .timedOut, "close: \(String(describing: closeError))")
-        #expect(writeError == .timedOut, "write: \(String(describing: writeError))")
+        #expect(closeError == .timedOut(operation: "close(afterPendingWrites:)"), "close: \(String(describing: closeError))")
+        #expect(writeError == .timedOut(operation: "close(afterPendingWrites:)"), "write: \(String(describing: writeError))")
         await client.close()
         await server.close()
         await listener.close()
@@ -156,8 +156,8 @@ struct TCPLifetimeTests {
             closed = try await loop.submit { closing.result != nil }.get()
             if !closed { try await Task.sleep(for: .milliseconds(10)) }
         }
-        #expect(try await loop.submit { TCPLifetimeTests.error(of: closing) }.get() == .closed)
-        #expect(try await loop.submit { TCPLifetimeTests.error(of: write) }.get() == .closed)
+        #expect(try await loop.submit { TCPLifetimeTests.error(of: closing) }.get() == .closed(operation: "close(afterPendingWrites:)"))
+        #expect(try await loop.submit { TCPLifetimeTests.error(of: write) }.get() == .closed(operation: "write"))
         await server.close()
         await listener.close()
     }

@@ -132,6 +132,7 @@ let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 /// opens on demand for timed sleeps and the pipes a sanitizer opens to its
 /// symbolizer (neither is ours to account for).
 func fdNames() -> Set<String> {
+    _ = sanitizerSymbolizerStarted
     let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
     return Set(names.compactMap { name in
         let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)")) ?? "?"

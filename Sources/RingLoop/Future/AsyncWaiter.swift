@@ -1,13 +1,18 @@
 /// One caller suspended in an async I/O operation, as the operation sees it:
-/// resume it once with the outcome, or let task cancellation remove it.
+/// resume it once with the outcome, or let task cancellation remove it. This
+/// is RingLoop's one task-to-loop bridge: sockets use it directly through
+/// `awaitOperation`, file requests through `performRequest`.
 ///
-/// Registration, completion and cancellation all happen on the loop thread,
-/// in whichever order they arrive: a cancel that arrives before the operation
-/// registered is remembered and fails the registration; one that arrives while
-/// waiting runs `onCancel` (set by the operation: forget the waiter, cancel the
-/// kernel operation) and then resumes the waiter with `CancellationError`
-/// unless `onCancel` resumed it already; one that arrives after completion does
-/// nothing. The continuation is resumed exactly once; the operation's buffers
+/// A task already cancelled when it asks for an operation throws
+/// `CancellationError` without starting it. Otherwise registration,
+/// completion and cancellation all happen on the loop thread, in whichever
+/// order they arrive: a cancel that arrives before the operation registered is
+/// remembered and fails the registration; one that arrives while waiting runs
+/// `onCancel` (set by the operation: forget the waiter, cancel the kernel
+/// operation) and then resumes the waiter with `CancellationError` unless
+/// `onCancel` resumed it already or the operation deferred the answer
+/// (`cancellationIsDeferred`: it resumes the waiter once it knows what it
+/// did); one that arrives after completion does nothing. The continuation is resumed exactly once; the operation's buffers
 /// stay with its completion handler until the kernel's final CQE.
 // Safe to share: every field is touched only on the owning loop's thread
 // (the cancellation handler hops there with `execute`).

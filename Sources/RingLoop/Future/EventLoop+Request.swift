@@ -1,0 +1,43 @@
+/// Something in flight on a loop that its starter can cancel (loop thread).
+protocol LoopCancellable: AnyObject {
+    /// Stops the work: the caller is answered with `CancellationError` at
+    /// once; memory the kernel may touch stays owned until its completion.
+    func cancel()
+}
+
+/// Starts loop-side work (on the loop thread) that reports through `done`
+/// exactly once; returns what can cancel it, or nil if it finished already.
+///
+/// One starter serves both forms of an operation: `performRequest` (async)
+/// and `futureRequest` (a `Future`).
+typealias RequestStarter<T> = @Sendable (_ done: @escaping (Result<T, any Error>) -> Void) -> LoopCancellable?
+
+extension EventLoop {
+    /// Runs `start` on this loop and waits for its outcome, honouring task
+    /// cancellation: a task cancelled before the request starts throws
+    /// `CancellationError` without starting it; one cancelled while it runs
+    /// cancels the request and resumes once, with `CancellationError`.
+    ///
+    /// Built on the one task-to-loop bridge, `awaitOperation`.
+    func performRequest<T: Sendable>(_ start: @escaping RequestStarter<T>) async throws -> T {
+        try await awaitOperation { (waiter: AsyncWaiter<T>) in
+            let request = start { result in waiter.resume(result) }
+            if waiter.isWaiting, let request {
+                // Answers through `done` with CancellationError; the request's
+                // memory stays owned by its operation until the final completion.
+                waiter.onCancel = { request.cancel() }
+            }
+        }
+    }
+
+    /// Runs `start` on this loop; the future completes with its outcome.
+    func futureRequest<T: Sendable>(_ start: @escaping RequestStarter<T>) -> Future<T> {
+        let future = Future<T>(eventLoop: self)
+        if inEventLoop {
+            _ = start { future._setResult($0) }
+        } else {
+            execute { _ = start { future._setResult($0) } }
+        }
+        return future
+    }
+}

@@ -1,0 +1,35 @@
+/// Timers on the loop thread, for the layers above (futures, I/O deadlines).
+extension EventLoop {
+    /// Schedules `action` at `deadline`; it gets `true` when the timer fires and
+    /// `false` when the loop shuts down first. Returns nil once the loop is
+    /// closing (the caller fails its work with `.shutDown`).
+    func scheduleTimer(at deadline: Deadline, _ action: @escaping (_ fired: Bool) -> Void) -> TimerNode? {
+        let node = ClosureTimer(deadline: deadline, action: action)
+        return insertTimer(node) ? node : nil
+    }
+
+    /// Puts `node` in the timer heap (a node cancelled before it got here is
+    /// dropped). Returns false once the loop is closing.
+    @usableFromInline
+    func insertTimer(_ node: TimerNode) -> Bool {
+        preconditionInEventLoop()
+        guard state == .running else { return false }
+        if node.isLive { timers.insert(node) }
+        return true
+    }
+
+    /// Cancels a pending timer; returns whether it was still pending (it then
+    /// never fires).
+    @usableFromInline
+    @discardableResult
+    func cancelTimer(_ node: TimerNode) -> Bool {
+        preconditionInEventLoop()
+        return timers.cancel(node)
+    }
+
+    /// Pending timers (tests, diagnostics).
+    package var pendingTimerCount: Int {
+        preconditionInEventLoop()
+        return timers.count
+    }
+}
