@@ -408,7 +408,7 @@ struct EchoReport: SectionReport {
     }
 
     func chart(machine: MachineDescription) -> SVGFigure? {
-        let palette = ["c": "#1f77b4", "blocking": "#ff7f0e", "nio": "#2ca02c", "tokio": "#9467bd", "ringloop": "#d62728"]
+        let palette = ["c": "#1f77b4", "blocking": "#ff7f0e", "nio": "#2ca02c", "tokio": "#9467bd", "ringloop-epoll": "#e377c2", "ringloop": "#d62728"]
         let extra = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
         let colors = serverOrder.enumerated().map { i, name in palette[name] ?? extra[i % extra.count] }
         let categories = config.connections.map { grouped(Double($0)) }

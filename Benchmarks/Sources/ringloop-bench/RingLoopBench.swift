@@ -20,7 +20,7 @@ struct RingLoopBench: ParsableCommand {
         abstract: "Runs RingLoop and its peers through the same benchmarks and reports ratios.",
         discussion: """
             echo: for every connection count and message size, each server (c, blocking, nio, \
-            tokio, ringloop) is started, bench-load runs against it, and the server's CPU time and RSS \
+            tokio, ringloop-epoll, ringloop) is started, bench-load runs against it, and the server's CPU time and RSS \
             are sampled over the measured window; servers are interleaved per point. Then an \
             open-loop pass offers every server the same rate at a few points.
 
@@ -46,7 +46,7 @@ struct RingLoopBench: ParsableCommand {
     var quick = false
 
     @Option(help: "Server kinds in table order, comma-separated.")
-    var servers = "c,blocking,nio,tokio,ringloop"
+    var servers = "c,blocking,nio,tokio,ringloop-epoll,ringloop"
 
     @Option(help: "Connection counts, comma-separated (default 1,100,1000,10000).")
     var connections: String?
@@ -230,7 +230,7 @@ struct RingLoopBench: ParsableCommand {
                     notes.append("tokio skipped: \(path) not built (needs cargo and Debian's librust-tokio-dev; "
                                  + "scripts/demo builds it: cargo build --release --manifest-path Benchmarks/tokio-echo/Cargo.toml)")
                 }
-            case "ringloop":
+            case "ringloop", "ringloop-epoll":
                 var command: [String]
                 if let cmd = ringloopServerCmd {
                     command = splitCommandLine(cmd)
@@ -242,9 +242,12 @@ struct RingLoopBench: ParsableCommand {
                                           + "(swift build -c release), or give --ringloop-server-cmd")
                 }
                 if serverThreads > 1 { command += ["--threads", threads] }
+                // The same server forced onto the epoll backend (what runs where io_uring is
+                // denied); env execs it, so the pid measured is the server's.
+                if name == "ringloop-epoll" { command = ["/usr/bin/env", "RINGLOOP_BACKEND=epoll"] + command }
                 specs.append(ServerSpec(name: name, command: command))
             default:
-                throw ValidationError("unknown server kind '\(name)' (known: c, blocking, nio, tokio, ringloop)")
+                throw ValidationError("unknown server kind '\(name)' (known: c, blocking, nio, tokio, ringloop, ringloop-epoll)")
             }
         }
         return specs

@@ -63,7 +63,7 @@ extension EventLoop {
         at deadline: Deadline,
         _ body: @escaping @Sendable () throws -> T
     ) -> Scheduled<T> {
-        let timer = ScheduledTimer(deadline: deadline, future: Future<T>(eventLoop: self), body: body)
+        let timer = ScheduledTimer(deadline: deadline, loop: self, body: body)
         if inEventLoop {
             timer.install()
         } else {
@@ -91,52 +91,6 @@ extension EventLoop {
     }
 }
 
-/// A timer that completes a future with the outcome of its body.
-// Safe to share: its mutable state (`body`, the node's flags) is touched only on
-// the owning loop's thread; other threads hop there (`install`, `cancel`).
-@usableFromInline final class ScheduledTimer<T: Sendable>: TimerNode, @unchecked Sendable {
-    @usableFromInline let future: Future<T>
-    @usableFromInline var body: (@Sendable () throws -> T)?
-
-    @inlinable
-    init(deadline: Deadline, future: Future<T>, body: @escaping @Sendable () throws -> T) {
-        self.future = future
-        self.body = body
-        super.init(deadline: deadline)
-    }
-
-    /// Loop thread: into the heap, or failed at once if the loop is closing.
-    @inlinable
-    func install() {
-        if !future.eventLoop.insertTimer(self) {
-            isLive = false
-            fire(false)
-        }
-    }
-
-    @inlinable
-    override func fire(_ fired: Bool) {
-        let body = self.body
-        self.body = nil
-        guard fired, let body else {
-            future._setResult(.failure(RingLoopError.shutDown))
-            return
-        }
-        future._setResult(Result { try body() })
-    }
-
-    @inlinable
-    override func didCancel() { body = nil }
-
-    /// Loop thread: cancels if still pending.
-    @inlinable
-    func cancelOnLoop() {
-        if future.eventLoop.cancelTimer(self) {
-            future._setResult(.failure(CancellationError()))
-        }
-    }
-}
-
 /// Work scheduled on a loop for later: its future, and a way to cancel it.
 public struct Scheduled<T: Sendable>: Sendable {
     @usableFromInline let timer: ScheduledTimer<T>
@@ -153,7 +107,7 @@ public struct Scheduled<T: Sendable>: Sendable {
     @inlinable
     public func cancel() {
         let timer = self.timer
-        let loop = timer.future.eventLoop
+        let loop = timer.loop
         if loop.inEventLoop {
             timer.cancelOnLoop()
         } else {

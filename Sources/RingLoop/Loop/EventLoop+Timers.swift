@@ -24,7 +24,11 @@ extension EventLoop {
     @discardableResult
     func cancelTimer(_ node: TimerNode) -> Bool {
         preconditionInEventLoop()
-        return timers.cancel(node)
+        // The action is dropped after the wheel's mutation has ended: freeing
+        // its captures may schedule or cancel timers on this loop.
+        guard timers.markCancelled(node) else { return false }
+        node.didCancel()
+        return true
     }
 
     /// Pending timers (tests, diagnostics).

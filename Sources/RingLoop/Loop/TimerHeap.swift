@@ -67,9 +67,18 @@ struct TimerHeap {
     /// Marks `node` cancelled; its action is dropped. O(1) amortized.
     @discardableResult
     mutating func cancel(_ node: TimerNode) -> Bool {
+        guard markCancelled(node) else { return false }
+        node.didCancel()
+        return true
+    }
+
+    /// Marks `node` cancelled but leaves its action in place: the caller
+    /// drops it (`didCancel()`) once it no longer holds the heap (or its
+    /// lock), because the action's captures may schedule or cancel timers
+    /// when they are freed.
+    mutating func markCancelled(_ node: TimerNode) -> Bool {
         guard node.isLive else { return false }
         node.isLive = false
-        node.didCancel()
         if node.inHeap {
             cancelled += 1
             if cancelled > 1024 && cancelled > entries.count / 2 { compact() }

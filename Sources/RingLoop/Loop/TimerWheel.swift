@@ -79,9 +79,18 @@ struct TimerWheel {
     /// Cancels `node` if it is still pending; its action is dropped. O(1) amortized.
     @discardableResult
     mutating func cancel(_ node: TimerNode) -> Bool {
+        guard markCancelled(node) else { return false }
+        node.didCancel()
+        return true
+    }
+
+    /// Cancels `node` if it is still pending but leaves its action in place:
+    /// the caller drops it (`didCancel()`) once it no longer holds the wheel
+    /// for writing, because the action's captures may schedule or cancel
+    /// timers on this wheel when they are freed.
+    mutating func markCancelled(_ node: TimerNode) -> Bool {
         guard node.isLive else { return false }
         node.isLive = false
-        node.didCancel()
         if node.inHeap {
             cancelled += 1
             if cancelled > 1024 && cancelled > entries / 2 { sweep() }

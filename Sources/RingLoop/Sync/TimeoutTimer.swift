@@ -65,8 +65,11 @@ import Glibc
         pthread_mutex_lock(mutex)
         // Cancelling the earliest timer needs no wakeup: the thread wakes at
         // its deadline, finds nothing due and sleeps on.
-        _ = heap.cancel(node)
+        let cancelled = heap.markCancelled(node)
         pthread_mutex_unlock(mutex)
+        // Outside the mutex: freeing the action's captures may add or cancel
+        // timeouts. Only this call cleared `isLive`, so nobody else touches `action`.
+        if cancelled { node.didCancel() }
     }
 
     /// Timers not yet fired or cancelled (tests assert it drops to 0).
@@ -105,8 +108,9 @@ import Glibc
 }
 
 /// A timeout in `TimeoutTimer`'s heap.
-// Safe to share: `action` is set at init and then touched under the timer's
-// mutex (cancellation), or once by the timer thread after popping the node
+// Safe to share: `action` is set at init and then touched once, either by the
+// canceller that cleared `isLive` under the timer's mutex (after unlocking), or
+// by the timer thread after popping the node
 // under that mutex (after which no cancellation reaches it).
 final class TimeoutNode: TimerNode, @unchecked Sendable {
     private var action: (@Sendable () -> Void)?

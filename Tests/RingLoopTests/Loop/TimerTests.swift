@@ -59,6 +59,26 @@ struct TimerTests {
         }
     }
 
+    @Test func cancelledTimerWhoseCapturesScheduleTimersWhenFreedIsSafe() async throws {
+        try await withLoop { loop async throws in
+            let freed = Box(0)
+            let pending = try await loop.submit { () -> Int in
+                let scheduled = Self.scheduleHolding(ReschedulesWhenFreed(loop: loop, freed: freed), on: loop)
+                // Dropping the body frees the capture, whose deinit schedules
+                // and cancels timers on this loop while the cancel is under way.
+                scheduled.cancel()
+                return loop.pendingTimerCount
+            }.get()
+            #expect(freed.get == 1)
+            #expect(pending == 1)
+        }
+    }
+
+    /// A 60 s timer whose body is the only owner of `capture`.
+    static func scheduleHolding(_ capture: ReschedulesWhenFreed, on loop: EventLoop) -> Scheduled<Void> {
+        loop.schedule(after: .seconds(60)) { withExtendedLifetime(capture) {} }
+    }
+
     @Test func throwingTimerBodyFailsItsFuture() async throws {
         struct Boom: Error {}
         try await withLoop { loop async throws in
@@ -126,5 +146,21 @@ final class OrderCheck: @unchecked Sendable {
         last = deadline
         remaining -= 1
         return remaining == 0
+    }
+}
+
+/// On deinit (on the loop thread), schedules and cancels one timer and leaves
+/// another pending, then counts itself freed.
+final class ReschedulesWhenFreed: Sendable {
+    let loop: EventLoop
+    let freed: Box<Int>
+    init(loop: EventLoop, freed: Box<Int>) {
+        self.loop = loop
+        self.freed = freed
+    }
+    deinit {
+        loop.schedule(after: .seconds(60)) {}.cancel()
+        loop.schedule(after: .seconds(60)) {}
+        freed.with { $0 += 1 }
     }
 }

@@ -114,6 +114,8 @@ public final class ProcessPool: Sendable {
     /// ```
     ///
     /// - Parameters:
+    ///   - job: the registered job to run (the worker must serve one of that name).
+    ///   - input: the job's input, encoded and sent to the worker.
     ///   - timeout: how long the job may run once a worker has it (nil: no
     ///     limit). Past it the worker is killed and replaced.
     /// - Throws: `ProcessPoolError` (`.remote`, `.workerDied`, `.timedOut`,

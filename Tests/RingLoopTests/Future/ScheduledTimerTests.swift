@@ -1,0 +1,56 @@
+import Testing
+@testable import RingLoop
+
+/// `Scheduled` work makes its future only when asked, before or after the work ran.
+@Suite("Scheduled work")
+struct ScheduledTimerTests {
+    @Test func fireAndForgetWorkMakesNoFutureAndALateFutureGetsTheValue() async throws {
+        try await withLoop { loop async throws in
+            let deadline = Deadline.now()
+            // Equal deadlines fire in scheduling order: `probe` runs after `work`.
+            let work = loop.schedule(at: deadline) { 7 }
+            let probe = loop.schedule(at: deadline) { work.timer.hasFuture }
+            #expect(try await value(of: probe.future) == false)
+            #expect(try await value(of: work.future) == 7)
+            #expect(work.timer.hasFuture)
+            #expect(work.future === work.future)
+        }
+    }
+
+    @Test func aLateFutureOfThrowingWorkGetsTheError() async throws {
+        try await withLoop { loop async throws in
+            let deadline = Deadline.now()
+            let work = loop.schedule(at: deadline) { () throws -> Int in throw TestError(code: 3) }
+            let probe = loop.schedule(at: deadline) { work.timer.hasFuture }
+            #expect(try await value(of: probe.future) == false)
+            await #expect(throws: TestError(code: 3)) { try await work.future.get() }
+        }
+    }
+
+    @Test func aLateFutureOfCancelledWorkFailsWithCancellation() async throws {
+        try await withLoop { loop async throws in
+            let work = try await loop.submit { () -> Scheduled<Int> in
+                let work = loop.schedule(after: .seconds(60)) { 1 }
+                work.cancel()
+                return work
+            }.get()
+            #expect(!work.timer.hasFuture)
+            await #expect(throws: CancellationError.self) { try await work.future.get() }
+            #expect(try await value(of: loop.submit { loop.pendingTimerCount }) == 0)
+        }
+    }
+
+    @Test func futuresAskedForWhileTheWorkFiresAllGetTheirValues() async throws {
+        try await withLoop { loop async throws in
+            let count = 2_000
+            let deadline = Deadline.now()
+            let works = (0..<count).map { i in loop.schedule(at: deadline) { i } }
+            // Asked for from this thread while the loop fires them: each one
+            // races the firing, on one side or the other.
+            var sum = 0
+            for work in works { sum += try await value(of: work.future) }
+            #expect(sum == count * (count - 1) / 2)
+            #expect(works.allSatisfy { $0.timer.hasFuture })
+        }
+    }
+}
