@@ -79,7 +79,7 @@ let package = Package(
         // Copies a file with a pipeline of io_uring reads and writes.
         .executableTarget(
             name: "FileCopy",
-            dependencies: ["RingLoop"],
+            dependencies: ["RingLoop", "ExampleSupport"],
             path: "Examples/FileCopy",
             exclude: ["README.md"],
             swiftSettings: strict
@@ -94,7 +94,7 @@ let package = Package(
         // TCP echo server and load-generating client on the public API.
         .executableTarget(
             name: "EchoServer",
-            dependencies: ["RingLoop"],
+            dependencies: ["RingLoop", "ExampleSupport"],
             path: "Examples/EchoServer",
             exclude: ["README.md"],
             swiftSettings: strict
@@ -111,6 +111,7 @@ let package = Package(
             name: "ParallelRun",
             dependencies: [
                 "RingLoop",
+                "ExampleSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Examples/ParallelRun",
@@ -153,8 +154,8 @@ let package = Package(
         ),
         .testTarget(
             name: "RingLoopTests",
-            // ParallelRun and RingLoopTestWorker: built so that tests can run the binaries.
-            dependencies: ["RingLoop", "FileCopy", "ParallelRun", "RingLoopTestWorker"],
+            // ParallelRun, AsyncEchoServer and RingLoopTestWorker: built so that tests can run the binaries.
+            dependencies: ["RingLoop", "FileCopy", "ParallelRun", "AsyncEchoServer", "RingLoopTestWorker"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -17,11 +17,10 @@ import Glibc
 enum EchoServer {
     static func main() {
         let options: ServerOptions
-        switch ServerOptions.parse(Array(CommandLine.arguments.dropFirst())) {
-        case let .success(parsed): options = parsed
-        case let .failure(usage):
-            FileHandleOut.stderr(usage.message)
-            exit(usage.message == ServerOptions.usage ? 0 : 2)
+        do {
+            options = try ServerOptions(CommandLine.arguments.dropFirst())
+        } catch {
+            error.exit()
         }
         // SIGINT/SIGTERM are read on a loop (signalfd), which works only if
         // no thread takes them the classic way: block them here, before any
@@ -66,27 +65,7 @@ enum EchoServer {
         let shutdownSignal = group.loops[0].nextSignal([.interrupt, .terminate])
 
         // Periodic statistics, if asked, printed from the first loop.
-        var statistics: RepeatedTask?
-        if let interval = options.statsInterval {
-            let allocations = AllocationCounter()
-            let last = Mutex((time: started, reads: 0, allocations: allocations.count))
-            statistics = group.loops[0].scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-                let now = Deadline.now()
-                let reads = states.reduce(0) { $0 + $1.reads.load(ordering: .relaxed) }
-                let allocs = allocations.count
-                let previous = last.withLock { value in
-                    defer { value = (now, reads, allocs) }
-                    return value
-                }
-                let elapsed = now - previous.time
-                let seconds = Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds)
-                var line = "stats reads/s=\(Int(Double(reads - previous.reads) / seconds)) open=\(states.reduce(0) { $0 + $1.openCount.load(ordering: .relaxed) })"
-                if let allocs, let before = previous.allocations, reads > previous.reads {
-                    line += " allocs/read=\(String(Double(allocs - before) / Double(reads - previous.reads)))"
-                }
-                FileHandleOut.stdout(line)
-            }
-        }
+        let statistics = options.statsInterval.map { ServerStatistics.report(every: $0, of: states, on: group.loops[0]) }
 
         // Wait for SIGINT/SIGTERM (this thread blocks; the loops serve).
         _ = try shutdownSignal.wait()
@@ -106,25 +85,7 @@ enum EchoServer {
         while states.contains(where: { $0.openCount.load(ordering: .relaxed) > 0 }) { usleep(1_000) }
         try group.syncShutdownGracefully()
 
-        let elapsed = Deadline.now() - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let reads = states.reduce(0) { $0 + $1.reads.load(ordering: .relaxed) }
-        let bytes = states.reduce(0) { $0 + $1.bytes.load(ordering: .relaxed) }
-        var usage = rusage()
-        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-        FileHandleOut.stdout(
-            "echo-server: loops=\(options.loops) accepted=\(states.reduce(0) { $0 + $1.accepted.load(ordering: .relaxed) })"
-            + " rejected=\(states.reduce(0) { $0 + $1.rejected.load(ordering: .relaxed) })"
-            + " reads=\(reads) bytes=\(bytes) uptime=\(format(seconds))s cpu=\(format(cpu))s"
-            + (reads > 0 ? " cpu/read=\(format(cpu / Double(reads) * 1e6))us" : "")
-            + " maxrss=\(usage.ru_maxrss / 1024)MiB"
-        )
-    }
-
-    static func format(_ x: Double) -> String {
-        let scaled = (x * 1000).rounded() / 1000
-        return "\(scaled)"
+        FileHandleOut.stdout(ServerStatistics.summary(of: states, loops: options.loops, since: started))
     }
 }
 
@@ -143,20 +104,4 @@ enum FileHandleOut {
             }
         }
     }
-}
-
-/// Reads the allocation counter of an LD_PRELOADed malloc interposer that
-/// exports `ringloop_malloc_count` (see README.md here); nil without one.
-struct AllocationCounter: Sendable {
-    private let function: (@convention(c) () -> UInt64)?
-
-    init() {
-        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "ringloop_malloc_count") {
-            function = unsafeBitCast(symbol, to: (@convention(c) () -> UInt64).self)
-        } else {
-            function = nil
-        }
-    }
-
-    var count: Int? { function.map { Int($0()) } }
 }

@@ -1,7 +1,7 @@
+import ExampleSupport
 import RingLoop
 
-/// Command line of `echo-server` (parsed by hand: the example has no
-/// dependencies beyond RingLoop).
+/// Command line of `echo-server`.
 struct ServerOptions {
     var host = "127.0.0.1"
     var port = 7007
@@ -20,34 +20,21 @@ struct ServerOptions {
           SIGINT/SIGTERM: stop accepting, finish in-flight echoes, print stats, exit 0.
         """
 
-    /// Parses `arguments` (without the program name); nil with a message on error.
-    static func parse(_ arguments: [String]) -> Result<ServerOptions, UsageError> {
-        var options = ServerOptions()
-        var rest = arguments[...]
-        while let flag = rest.popFirst() {
-            if flag == "--help" || flag == "-h" { return .failure(UsageError(usage)) }
-            guard let value = rest.popFirst() else { return .failure(UsageError("missing value for \(flag)\n\(usage)")) }
-            func int(_ range: ClosedRange<Int>) -> Int? {
-                guard let n = Int(value), range.contains(n) else { return nil }
-                return n
-            }
-            switch flag {
-            case "--host": options.host = value
-            case "--port": guard let n = int(0...65535) else { return .failure(UsageError("bad --port \(value)")) }; options.port = n
-            case "--loops", "--threads": guard let n = int(1...1024) else { return .failure(UsageError("bad \(flag) \(value)")) }; options.loops = n
-            case "--max-connections": guard let n = int(1...10_000_000) else { return .failure(UsageError("bad --max-connections \(value)")) }; options.maxConnections = n
-            case "--backlog": guard let n = int(1...65535) else { return .failure(UsageError("bad --backlog \(value)")) }; options.backlog = Int32(n)
-            case "--drain-timeout": guard let s = Double(value), s >= 0 else { return .failure(UsageError("bad --drain-timeout \(value)")) }; options.drainTimeout = .milliseconds(Int(s * 1000))
-            case "--stats-interval": guard let s = Double(value), s > 0 else { return .failure(UsageError("bad --stats-interval \(value)")) }; options.statsInterval = .milliseconds(Int(s * 1000))
-            default: return .failure(UsageError("unknown option \(flag)\n\(usage)"))
-            }
-        }
-        return .success(options)
+    /// Parses `arguments` (without the program name).
+    /// - Throws: `UsageError` for `--help` or a mistake.
+    init<S: Sequence<String>>(_ arguments: S) throws(UsageError) {
+        let args = try CommandLineOptions(
+            arguments, usage: Self.usage,
+            options: ["--host", "--port", "--loops", "--max-connections", "--backlog", "--drain-timeout", "--stats-interval"],
+            aliases: ["--threads": "--loops"]
+        )
+        guard args.positional.isEmpty else { throw UsageError("unexpected argument \(args.positional[0])\n\(Self.usage)") }
+        host = args.string("--host") ?? host
+        port = try args.int("--port", in: 0...65535) ?? port
+        loops = try args.int("--loops", in: 1...1024) ?? loops
+        maxConnections = try args.int("--max-connections", in: 1...10_000_000) ?? maxConnections
+        backlog = Int32(try args.int("--backlog", in: 1...65535) ?? Int(backlog))
+        drainTimeout = try args.seconds("--drain-timeout") ?? drainTimeout
+        statsInterval = try args.seconds("--stats-interval", atLeast: 0.001)
     }
-}
-
-/// A command-line mistake (or `--help`): the text to print.
-struct UsageError: Error {
-    let message: String
-    init(_ message: String) { self.message = message }
 }

@@ -1,3 +1,5 @@
+import ExampleSupport
+
 /// What the command line asked for.
 struct CopyOptions {
     var source = ""
@@ -55,63 +57,43 @@ struct CopyOptions {
     /// Parses `arguments` (without the program name). Throws a one-line
     /// usage message.
     static func parse(_ arguments: [String]) throws(CopyError) -> CopyOptions {
+        let args: CommandLineOptions
+        do {
+            args = try CommandLineOptions(
+                arguments, usage: usage,
+                options: ["--block-size", "--queue-depth"],
+                switches: ["--force", "--verify", "--quiet", "--direct", "--fixed-buffers", "--no-preallocate", "--sync"],
+                aliases: ["-f": "--force", "-q": "--quiet", "-b": "--block-size", "-d": "--queue-depth"]
+            )
+        } catch {
+            // One line: the parser's first (the usage text follows it).
+            throw error.isHelp ? .help : .usage(String(error.message.prefix { $0 != "\n" }))
+        }
         var options = CopyOptions()
-        var positional: [String] = []
-        var index = 0
-        func value(for flag: String) throws(CopyError) -> String {
-            index += 1
-            guard index < arguments.count else { throw .usage("\(flag) needs a value") }
-            return arguments[index]
-        }
-        var onlyPositional = false
-        while index < arguments.count {
-            let argument = arguments[index]
-            if onlyPositional || !argument.hasPrefix("-") || argument == "-" {
-                positional.append(argument)
-                index += 1
-                continue
+        options.force = args.has("--force")
+        options.verify = args.has("--verify")
+        options.quiet = args.has("--quiet")
+        options.direct = args.has("--direct")
+        options.fixedBuffers = args.has("--fixed-buffers")
+        options.preallocate = !args.has("--no-preallocate")
+        options.sync = args.has("--sync")
+        if let text = args.string("--block-size") {
+            guard let size = CommandLineOptions.byteCount(text), size >= 4096, size <= 1 << 30, size % 4096 == 0 else {
+                throw .usage("bad block size '\(text)' (a multiple of 4K between 4K and 1G)")
             }
-            switch argument {
-            case "--": onlyPositional = true
-            case "-f", "--force": options.force = true
-            case "--verify": options.verify = true
-            case "-q", "--quiet": options.quiet = true
-            case "--direct": options.direct = true
-            case "--fixed-buffers": options.fixedBuffers = true
-            case "--no-preallocate": options.preallocate = false
-            case "--sync": options.sync = true
-            case "-h", "--help": throw .help
-            case "-b", "--block-size":
-                let text = try value(for: argument)
-                guard let size = parseSize(text), size >= 4096, size <= 1 << 30, size % 4096 == 0 else {
-                    throw .usage("bad block size '\(text)' (a multiple of 4K between 4K and 1G)")
-                }
-                options.blockSize = size
-            case "-d", "--queue-depth":
-                let text = try value(for: argument)
-                guard let depth = Int(text), depth >= 1, depth <= 256 else {
-                    throw .usage("bad queue depth '\(text)' (1 to 256)")
-                }
-                options.queueDepth = depth
-            default:
-                throw .usage("unknown option '\(argument)'")
+            options.blockSize = size
+        }
+        if let text = args.string("--queue-depth") {
+            guard let depth = Int(text), depth >= 1, depth <= 256 else {
+                throw .usage("bad queue depth '\(text)' (1 to 256)")
             }
-            index += 1
+            options.queueDepth = depth
         }
-        guard positional.count == 2 else {
-            throw .usage(positional.count < 2 ? "missing SRC or DST" : "too many arguments")
+        guard args.positional.count == 2 else {
+            throw .usage(args.positional.count < 2 ? "missing SRC or DST" : "too many arguments")
         }
-        options.source = positional[0]
-        options.destination = positional[1]
+        options.source = args.positional[0]
+        options.destination = args.positional[1]
         return options
-    }
-
-    /// "512K", "1M", "4096" → bytes.
-    static func parseSize(_ text: String) -> Int? {
-        let units: [Character: Int] = ["K": 1 << 10, "k": 1 << 10, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30]
-        if let last = text.last, let unit = units[last] {
-            return Int(text.dropLast()).flatMap { $0.multipliedReportingOverflow(by: unit).overflow ? nil : $0 * unit }
-        }
-        return Int(text)
     }
 }

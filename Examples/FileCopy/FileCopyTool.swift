@@ -1,4 +1,5 @@
 import RingLoop
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,14 +22,14 @@ enum FileCopyTool {
 
     /// Runs the copy with this thread as the loop's; returns the exit status.
     private static func run(_ options: CopyOptions) -> Int32 {
-        let outcome = LockedValue<CopyError?>(nil)
+        let outcome = Outcome()
         do {
             try EventLoop.runOnCurrentThread { loop in
                 Task(executorPreference: loop) {
                     do throws(CopyError) {
                         try await FileCopier(options: options, loop: loop).run()
                     } catch {
-                        outcome.withLockedValue { $0 = error }
+                        outcome.error.withLock { $0 = error }
                     }
                     loop.shutdownGracefully {}
                 }
@@ -37,7 +38,7 @@ enum FileCopyTool {
             report("file-copy: \(error)", toStandardOutput: false)
             return 1
         }
-        guard let error = outcome.withLockedValue({ $0 }) else { return 0 }
+        guard let error = outcome.error.withLock({ $0 }) else { return 0 }
         report(error.message, toStandardOutput: false)
         return error.exitStatus
     }
@@ -46,4 +47,9 @@ enum FileCopyTool {
         var text = message + "\n"
         text.withUTF8 { bytes in _ = write(toStandardOutput ? STDOUT_FILENO : STDERR_FILENO, bytes.baseAddress, bytes.count) }
     }
+}
+
+/// The copy's failure, handed from the copy task to the thread that ran the loop.
+private final class Outcome: Sendable {
+    let error = Mutex<CopyError?>(nil)
 }

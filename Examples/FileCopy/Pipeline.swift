@@ -1,4 +1,5 @@
 import RingLoop
+import Synchronization
 
 /// Runs `body` over every block of `extents`, with one worker per buffer set
 /// so that `bufferSets.count` blocks are in flight at once.
@@ -35,31 +36,33 @@ enum Pipeline {
 }
 
 /// Hands out the blocks of a list of extents, in order, to several workers.
-// Safe to share: `extent` and `offset` are only touched under `lock`.
-final class ChunkCursor: @unchecked Sendable {
-    private let lock = Lock()
+final class ChunkCursor: Sendable {
+    private struct Position {
+        var extent = 0
+        var offset: Int64
+    }
+
     private let extents: [Range<Int64>]
     private let blockSize: Int64
-    private var extent = 0
-    private var offset: Int64
+    private let position: Mutex<Position>
 
     init(extents: [Range<Int64>], blockSize: Int) {
         self.extents = extents
         self.blockSize = Int64(blockSize)
-        self.offset = extents.first?.lowerBound ?? 0
+        self.position = Mutex(Position(offset: extents.first?.lowerBound ?? 0))
     }
 
     func next() -> Pipeline.Chunk? {
-        lock.withLock {
-            while extent < extents.count {
-                let range = extents[extent]
-                if offset < range.lowerBound { offset = range.lowerBound }
-                if offset < range.upperBound {
-                    let count = min(blockSize, range.upperBound - offset)
-                    defer { offset += count }
-                    return Pipeline.Chunk(offset: offset, count: Int(count))
+        position.withLock { position in
+            while position.extent < extents.count {
+                let range = extents[position.extent]
+                if position.offset < range.lowerBound { position.offset = range.lowerBound }
+                if position.offset < range.upperBound {
+                    let count = min(blockSize, range.upperBound - position.offset)
+                    defer { position.offset += count }
+                    return Pipeline.Chunk(offset: position.offset, count: Int(count))
                 }
-                extent += 1
+                position.extent += 1
             }
             return nil
         }

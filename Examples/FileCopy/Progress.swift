@@ -1,4 +1,5 @@
 import RingLoop
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,7 +10,7 @@ final class Progress: Sendable {
     private let total: Int64
     private let label: String
     private let loop: EventLoop
-    private let state = LockedValue<(done: Int64, task: RepeatedTask?)>((0, nil))
+    private let state = Mutex<(done: Int64, task: RepeatedTask?)>((0, nil))
     private let start = ContinuousClock.now
 
     init(total: Int64, label: String, enabled: Bool, loop: EventLoop) {
@@ -20,22 +21,22 @@ final class Progress: Sendable {
         let task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { [self] _ in
             draw(final: false)
         }
-        state.withLockedValue { $0.task = task }
+        state.withLock { $0.task = task }
     }
 
     func advance(by count: Int) {
-        state.withLockedValue { $0.done += Int64(count) }
+        state.withLock { $0.done += Int64(count) }
     }
 
     /// Stops redrawing; on success draws the full bar and ends the line.
     func finish(success: Bool) {
-        guard let task = state.withLockedValue({ state in defer { state.task = nil }; return state.task }) else { return }
+        guard let task = state.withLock({ state in defer { state.task = nil }; return state.task }) else { return }
         task.cancel()
         if success { draw(final: true) } else { write("\n") }
     }
 
     private func draw(final: Bool) {
-        let done = state.withLockedValue { $0.done }
+        let done = state.withLock { $0.done }
         let fraction = total > 0 ? Double(done) / Double(total) : 1
         let width = 30
         let filled = min(width, Int(fraction * Double(width)))

@@ -1,3 +1,4 @@
+import ExampleSupport
 import RingLoop
 import Synchronization
 import SystemPackage
@@ -27,16 +28,18 @@ enum ParallelRun {
         // First of all, before any thread exists: SIGINT/SIGTERM are to be
         // read on the loop, so no thread may take them the default way.
         Signal.block([.interrupt, .terminate])
-        guard let options = Options(CommandLine.arguments.dropFirst()) else {
-            complain("usage: parallel-run [-j N] command [argument...]  (one job per line of standard input)")
-            exit(2)
+        let options: Options
+        do {
+            options = try Options(CommandLine.arguments.dropFirst())
+        } catch {
+            error.exit()
         }
-        let status = LockedValue<Int32>(1)
+        let status = ExitStatus()
         do {
             try EventLoop.runOnCurrentThread { loop in
                 Task(executorPreference: loop) {
                     let result = await run(options, on: loop)
-                    status.withLockedValue { $0 = result }
+                    status.value.withLock { $0 = result }
                     loop.shutdownGracefully {}
                 }
             }
@@ -44,7 +47,7 @@ enum ParallelRun {
             complain("parallel-run: \(error)")
             exit(1)
         }
-        exit(status.withLockedValue { $0 })
+        exit(status.value.withLock { $0 })
     }
 
     /// One line to standard error (before or after the loop runs).
@@ -57,15 +60,16 @@ enum ParallelRun {
         var jobs = System.coreCount
         var command: [String] = []
 
-        init?(_ arguments: ArraySlice<String>) {
-            var rest = arguments
-            if rest.first == "-j" {
-                guard rest.count >= 2, let n = Int(rest[rest.startIndex + 1]), n > 0 else { return nil }
-                jobs = n
-                rest = rest.dropFirst(2)
-            }
-            guard !rest.isEmpty else { return nil }
-            command = Array(rest)
+        static let usage = "usage: parallel-run [-j N] command [argument...]  (one job per line of standard input)"
+
+        /// Parses `arguments` (without the program name); everything from
+        /// the command on is the command's.
+        init(_ arguments: ArraySlice<String>) throws(UsageError) {
+            let args = try CommandLineOptions(arguments, usage: Self.usage, options: ["-j"],
+                                              aliases: ["--jobs": "-j"], optionsEndAtFirstPositional: true)
+            jobs = try args.int("-j", in: 1...4096) ?? jobs
+            guard !args.positional.isEmpty else { throw UsageError(Self.usage) }
+            command = args.positional
         }
     }
 
@@ -209,4 +213,9 @@ final class Output: Sendable {
         lines.close()
         await writer.value
     }
+}
+
+/// The exit status, handed from the run task to the thread that ran the loop.
+final class ExitStatus: Sendable {
+    let value = Mutex<Int32>(1)
 }

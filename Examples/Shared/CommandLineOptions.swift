@@ -4,6 +4,7 @@ import Glibc
 
 /// The examples' one command-line parser: `--name value` options, `--flag`
 /// switches and positional arguments, with typed, range-checked getters.
+/// Names are spelled in full, long (`--jobs`) or short (`-j`).
 ///
 ///     let args = try CommandLineOptions(CommandLine.arguments.dropFirst(), usage: usage,
 ///                                       options: ["--port", "--loops"], aliases: ["--threads": "--loops"])
@@ -24,10 +25,13 @@ public struct CommandLineOptions: Sendable {
     ///   - options: names that take a value (`--port 7007`).
     ///   - switches: names that take none (`--verify`).
     ///   - aliases: other spellings, mapped to a name in `options` or `switches`.
+    ///   - optionsEndAtFirstPositional: when true, the first positional
+    ///     argument and everything after it are positional (a command line
+    ///     that ends with another program's arguments: `-j 2 sh -c ...`).
     /// - Throws: `UsageError` for `--help`, an unknown option or a missing value.
     public init<S: Sequence<String>>(
         _ arguments: S, usage: String, options: Set<String>, switches: Set<String> = [],
-        aliases: [String: String] = [:]
+        aliases: [String: String] = [:], optionsEndAtFirstPositional: Bool = false
     ) throws(UsageError) {
         self.usage = usage
         var rest = Array(arguments)[...]
@@ -35,6 +39,7 @@ public struct CommandLineOptions: Sendable {
         while let argument = rest.popFirst() {
             if onlyPositional || !argument.hasPrefix("-") || argument == "-" {
                 positional.append(argument)
+                if optionsEndAtFirstPositional { onlyPositional = true }
                 continue
             }
             if argument == "--" { onlyPositional = true; continue }
@@ -65,6 +70,26 @@ public struct CommandLineOptions: Sendable {
             throw UsageError("bad \(name) \(text): expected an integer in \(range.lowerBound)...\(range.upperBound)")
         }
         return value
+    }
+
+    /// A byte count, plain or with a binary suffix (`4096`, `512K`, `1M`,
+    /// `2G`; either case), within `range`; nil when `name` was not given.
+    /// - Throws: `UsageError` when the value is not such a count in `range`.
+    public func byteCount(_ name: String, in range: ClosedRange<Int>) throws(UsageError) -> Int? {
+        guard let text = values[name] else { return nil }
+        guard let value = Self.byteCount(text), range.contains(value) else {
+            throw UsageError("bad \(name) \(text): expected a byte count (e.g. 4096, 512K, 1M) in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    /// "512K", "1M", "4096" → bytes; nil for anything else or on overflow.
+    public static func byteCount(_ text: String) -> Int? {
+        let units: [Character: Int] = ["K": 1 << 10, "k": 1 << 10, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30]
+        if let last = text.last, let unit = units[last] {
+            return Int(text.dropLast()).flatMap { $0.multipliedReportingOverflow(by: unit).overflow ? nil : $0 * unit }
+        }
+        return Int(text)
     }
 
     /// A duration given in (possibly fractional) seconds, or nil when `name`

@@ -27,7 +27,12 @@ func threadCount() -> Int {
     (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1
 }
 
-/// Polls `condition` until it holds or `timeout` passes.
+/// Polls `condition` until it holds or `timeout` passes; whether it held.
+/// The one polling helper of the tests: a test waits for a state (a count, a
+/// flag) this way, never by sleeping a while. This form blocks the calling
+/// thread between polls (for code that is not async, such as a pool job);
+/// disfavored, so that async code gets the suspending form below.
+@_disfavoredOverload
 func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) -> Bool {
     let deadline = Deadline.now() + timeout
     while Deadline.now() < deadline {
@@ -35,6 +40,18 @@ func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) -> Boo
         usleep(1_000)
     }
     return condition()
+}
+
+/// Polls `condition` until it holds or `timeout` passes; whether it held.
+/// The async form of the same helper: it suspends between polls, so the
+/// condition may await (e.g. read a count on the loop thread).
+func eventually(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = Deadline.now() + timeout
+    while Deadline.now() < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(1))
+    }
+    return try await condition()
 }
 
 /// Runs `body` with a fresh loop and shuts it down afterwards, checking that no

@@ -106,7 +106,7 @@ struct FutureDeadlineTests {
                 try await limited.get()
             }
             // The hook runs on the loop right after the future failed.
-            #expect(eventually { hookRan.get })
+            #expect(await eventually { hookRan.get })
             promise.succeed(1)
             #expect(try await value(of: promise.future) == 1, "the original future keeps its outcome")
         }

@@ -75,7 +75,7 @@ struct ShutdownTests {
         }
         loop.execute { loop.shutdownGracefully { calls.with { $0 += 1 } } }
         await loop.shutdownGracefully()
-        #expect(eventually { calls.get == 9 })
+        #expect(await eventually { calls.get == 9 })
         await loop.shutdownGracefully()
         try loop.syncShutdownGracefully()
     }
@@ -100,7 +100,7 @@ struct ShutdownTests {
         try group.syncShutdownGracefully()
         let allDown = group.loops.allSatisfy { $0.isShutDown }
         #expect(allDown)
-        #expect(eventually { openFDCount() == fdsBefore })
+        #expect(await eventually { openFDCount() == fdsBefore })
     }
 }
 

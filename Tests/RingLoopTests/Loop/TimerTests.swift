@@ -38,9 +38,9 @@ struct TimerTests {
             let scheduled = loop.schedule(after: .milliseconds(20)) { ran.with { $0 = true } }
             scheduled.cancel()
             await #expect(throws: CancellationError.self) { try await scheduled.future.get() }
-            try await Task.sleep(for: .milliseconds(50))
-            #expect(!ran.get)
+            // No timer is left that could still run the body.
             #expect(try await value(of: loop.submit { loop.pendingTimerCount }) == 0)
+            #expect(!ran.get)
         }
     }
 
@@ -116,7 +116,8 @@ struct TimerTests {
                 if runs.with({ $0 += 1; return $0 }) == 5 { task.cancel() }
             }
             try await task.future.get()
-            try await Task.sleep(for: .milliseconds(20))
+            // No next run is scheduled.
+            #expect(try await value(of: loop.submit { loop.pendingTimerCount }) == 0)
             #expect(runs.get == 5)
         }
     }

@@ -18,7 +18,7 @@ struct ThreadPoolStatisticsTests {
                 }
             }
         }
-        #expect(eventually { pool.statistics.running == 2 && pool.statistics.queued == 3 })
+        #expect(await eventually { pool.statistics.running == 2 && pool.statistics.queued == 3 })
         let busy = pool.statistics
         #expect(busy.threadCount == 2)
         #expect(busy.liveWorkers == 2)
@@ -28,7 +28,7 @@ struct ThreadPoolStatisticsTests {
         gate.mutate { open = true }
         for job in jobs { try await job.value }
         // A worker leaves the running list after it has handed the result back.
-        #expect(eventually { pool.statistics.running == 0 && pool.statistics.queued == 0 })
+        #expect(await eventually { pool.statistics.running == 0 && pool.statistics.queued == 0 })
         await pool.shutdownGracefully()
         #expect(pool.statistics.liveWorkers == 0)
     }

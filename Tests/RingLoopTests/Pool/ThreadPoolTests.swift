@@ -178,7 +178,8 @@ struct ThreadPoolTests {
         // every chunk has finished by the time the error arrives.
         let afterwards = visited.get
         #expect(afterwards < 10_000)
-        usleep(20_000)
+        // Nothing is queued or running any more, so nothing can visit again.
+        assertDrained(pool)
         #expect(visited.get == afterwards)
 
         // Results already written by finished chunks, and the partial results of
@@ -205,9 +206,9 @@ struct ThreadPoolTests {
             }
         }
         #expect(gate.waitForArrivals(2))
-        #expect(eventually { pool.queue.counts.queued == 4 && pool.queue.counts.waiting == 2 })
+        #expect(await eventually { pool.queue.counts.queued == 4 && pool.queue.counts.waiting == 2 })
         task.cancel()
-        #expect(eventually { pool.queue.counts.queued == 0 && pool.queue.counts.waiting == 0 })
+        #expect(await eventually { pool.queue.counts.queued == 0 && pool.queue.counts.waiting == 0 })
         gate.open()
         await #expect(throws: CancellationError.self) { try await task.value }
         // The two running chunks stop at their next cancellation check (every
@@ -236,7 +237,7 @@ struct ThreadPoolTests {
 
             // A `run` whose task is cancelled while its work is queued.
             let task = Task { try await pool.run { ran.with { $0 += 1 } } }
-            #expect(eventually { pool.queue.counts.queued == 1 })
+            #expect(await eventually { pool.queue.counts.queued == 1 })
             task.cancel()
             await #expect(throws: CancellationError.self) { try await task.value }
             #expect(pool.queue.counts.queued == 0)
@@ -373,9 +374,9 @@ struct ThreadPoolTests {
             // `.wait` and `run` park in the waiter FIFO; nothing blocks.
             let c = pool.submit(on: loop, onFull: .wait) { order.with { $0.append("c") } }
             let d = Task { try await pool.run { order.with { $0.append("d") } } }
-            #expect(eventually { pool.queue.counts.waiting == 2 })
+            #expect(await eventually { pool.queue.counts.waiting == 2 })
             let e = Task { try await pool.run { order.with { $0.append("e") } } }
-            #expect(eventually { pool.queue.counts.waiting == 3 })
+            #expect(await eventually { pool.queue.counts.waiting == 3 })
             // A waiter can be cancelled while parked.
             d.cancel()
             await #expect(throws: CancellationError.self) { try await d.value }
@@ -406,7 +407,7 @@ struct ThreadPoolTests {
             #expect(pool.queue.counts.waiting == 1)
 
             let shutdown = Task { await pool.shutdownGracefully() }
-            #expect(eventually { !pool.queue.isAccepting })
+            #expect(await eventually { !pool.queue.isAccepting })
             // No new work once shutdown has begun…
             await #expect(throws: RingLoopError.shutDown) { try await pool.submit(on: loop) { 3 }.get() }
             await #expect(throws: RingLoopError.shutDown) { try await pool.run { 3 } }
@@ -437,7 +438,7 @@ struct ThreadPoolTests {
             #expect(started.waitForArrivals(2))
             let queued = pool.submit(on: loop) { ranPending.with { $0 += 1 } }
             let parked = Task { try await pool.run { ranPending.with { $0 += 1 } } }
-            #expect(eventually { pool.queue.counts.waiting == 1 })
+            #expect(await eventually { pool.queue.counts.waiting == 1 })
 
             await pool.shutdown(cancellingPending: true)
             await #expect(throws: RingLoopError.shutDown) { try await queued.get() }
@@ -474,7 +475,9 @@ struct ThreadPoolTests {
                     }
                 }
             }
-            usleep(10_000)
+            // Shutdown has begun and the slow job still holds its worker.
+            #expect(await eventually { !pool.queue.isAccepting })
+            #expect(pool.queue.counts.running == 1)
             #expect(returned.get == 0, "nobody returns while work still runs")
             gate.open()
             for caller in callers { await caller.value }
@@ -490,7 +493,7 @@ struct ThreadPoolTests {
 
     @Test func noPoolThreadIsLeftAliveAfterShutdown() async throws {
         let pool = ThreadPool(threadCount: 4, name: "tp-threads")
-        #expect(eventually { threads(named: "tp-threads").count == 4 }, "each worker names its thread as it starts")
+        #expect(await eventually { threads(named: "tp-threads").count == 4 }, "each worker names its thread as it starts")
         _ = try await pool.parallelMap(Array(0..<1000)) { $0 }
         let during = threadCount()
         try pool.syncShutdownGracefully()

@@ -40,7 +40,7 @@ import Testing
             }
             // Nobody waits: the loop reaps it anyway (a zombie would stay
             // waitable).
-            #expect(eventually { !isUnreaped(pid) })
+            #expect(await eventually { !isUnreaped(pid) })
             #expect(try await inFlight(loop) == 0)
         }
     }

@@ -42,7 +42,7 @@ struct RingTests {
                 _ = try loop.submitOperation(.nop, handler: log, context: UInt64(i))
             }
         }.get()
-        #expect(try await eventuallyOnLoop(loop) { log.results.count == 1_000 })
+        #expect(try await eventually { try await loop.submit { log.results.count == 1_000 }.get() })
         let contexts = try await loop.submit { log.contexts.sorted() }.get()
         #expect(contexts == (0..<1_000).map(UInt64.init))
         #expect(try await loop.submit { loop.inFlightOperations }.get() == 0)
@@ -60,7 +60,7 @@ struct RingTests {
                 _ = try loop.submitOperation(.nop, handler: log, context: UInt64(i))
             }
         }.get()
-        #expect(try await eventuallyOnLoop(loop) { log.results.count == count })
+        #expect(try await eventually { try await loop.submit { log.results.count == count }.get() })
         let unique = try await loop.submit { Set(log.contexts).count }.get()
         #expect(unique == count)
         #expect(try await loop.submit { loop.ringOverflowFlushes }.get() > 0, "the CQ really overflowed")
@@ -80,14 +80,14 @@ struct RingTests {
             for round in 1...3 {
                 var one: UInt64 = 1
                 _ = write(efd, &one, 8)
-                #expect(try await eventuallyOnLoop(loop) { log.results.count >= round })
+                #expect(try await eventually { try await loop.submit { log.results.count >= round }.get() })
                 _ = read(efd, &value, 8)   // re-arm edge: drain the counter
             }
             let live = try await loop.submit { (loop.inFlightOperations, log.hasMore.allSatisfy { $0 }) }.get()
             #expect(live.0 == 1, "the multishot poll is still armed")
             #expect(live.1, "every completion so far said the operation stays armed")
             #expect(try await loop.submit { loop.cancelOperation(id) }.get())
-            #expect(try await eventuallyOnLoop(loop) { loop.inFlightOperations == 0 })
+            #expect(try await eventually { try await loop.submit { loop.inFlightOperations == 0 }.get() })
             let last = try await loop.submit { (log.results.last, log.hasMore.last) }.get()
             #expect(last.0 == .cancelled, "cancelled by its owner while the loop runs")
             #expect(last.1 == false)
@@ -100,21 +100,11 @@ struct RingTests {
         try await withLoop { loop async throws in
             let log = CompletionLog()
             let first = try await loop.submit { try loop.submitOperation(.nop, handler: log) }.get()
-            #expect(try await eventuallyOnLoop(loop) { log.results.count == 1 })
+            #expect(try await eventually { try await loop.submit { log.results.count == 1 }.get() })
             let second = try await loop.submit { try loop.submitOperation(.nop, handler: log) }.get()
-            #expect(try await eventuallyOnLoop(loop) { log.results.count == 2 })
+            #expect(try await eventually { try await loop.submit { log.results.count == 2 }.get() })
             #expect(first.userData & 0xFFFF_FFFF == second.userData & 0xFFFF_FFFF)
             #expect(first != second)
         }
     }
-}
-
-/// Polls `condition` on the loop thread until it holds (5 s at most).
-func eventuallyOnLoop(_ loop: EventLoop, _ condition: @escaping @Sendable () -> Bool) async throws -> Bool {
-    let deadline = Deadline.now() + .seconds(5)
-    while Deadline.now() < deadline {
-        if try await loop.submit(condition).get() { return true }
-        try await Task.sleep(for: .milliseconds(1))
-    }
-    return try await loop.submit(condition).get()
 }

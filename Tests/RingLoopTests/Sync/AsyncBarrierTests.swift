@@ -7,9 +7,9 @@ struct AsyncBarrierTests {
     @Test func releasesTheRoundWhenTheLastPartyArrives() async throws {
         let barrier = AsyncBarrier(parties: 3)
         let a = Task { try await barrier.wait() }
-        try await settle("a") { barrier.waiterCount == 1 }
+        try #require(await eventually { barrier.waiterCount == 1 }, "a")
         let b = Task { try await barrier.wait() }
-        try await settle("b") { barrier.waiterCount == 2 }
+        try #require(await eventually { barrier.waiterCount == 2 }, "b")
         let last = try await barrier.wait()
         #expect(try await [a.value, b.value, last] == [0, 1, 2])
         #expect(barrier.waiterCount == 0)
@@ -45,7 +45,7 @@ struct AsyncBarrierTests {
     @Test func aPartyThatTimesOutBreaksTheBarrierForTheOthers() async throws {
         let barrier = AsyncBarrier(parties: 3)
         let a = Task { await WaitOutcome { _ = try await barrier.wait() } }
-        try await settle("a") { barrier.waitingCount == 1 }
+        try #require(await eventually { barrier.waitingCount == 1 }, "a")
         #expect(await throwsTimeout { _ = try await barrier.wait(timeout: .milliseconds(20)) })
         #expect(await a.value == .other("\(BrokenBarrierError())"))
         #expect(barrier.isBroken)
@@ -58,9 +58,9 @@ struct AsyncBarrierTests {
     @Test func aCancelledPartyBreaksTheBarrierForTheOthers() async throws {
         let barrier = AsyncBarrier(parties: 3)
         let a = Task { await WaitOutcome { _ = try await barrier.wait() } }
-        try await settle("a") { barrier.waitingCount == 1 }
+        try #require(await eventually { barrier.waitingCount == 1 }, "a")
         let b = Task { await WaitOutcome { _ = try await barrier.wait() } }
-        try await settle("b") { barrier.waitingCount == 2 }
+        try #require(await eventually { barrier.waitingCount == 2 }, "b")
         b.cancel()
         #expect(await b.value == .cancelled)
         #expect(await a.value == .other("\(BrokenBarrierError())"))
@@ -72,7 +72,7 @@ struct AsyncBarrierTests {
     @Test func abortBreaksTheBarrierForWaitersAndLaterCallers() async throws {
         let barrier = AsyncBarrier(parties: 2)
         let a = Task { await WaitOutcome { _ = try await barrier.wait() } }
-        try await settle("a") { barrier.waitingCount == 1 }
+        try #require(await eventually { barrier.waitingCount == 1 }, "a")
         barrier.abort()
         #expect(await a.value == .other("\(BrokenBarrierError())"))
         await #expect(throws: BrokenBarrierError.self) { _ = try await barrier.wait() }
@@ -85,14 +85,14 @@ struct AsyncBarrierTests {
     @Test func resetFailsTheWaitersAndMakesTheBarrierUsableAgain() async throws {
         let barrier = AsyncBarrier(parties: 2)
         let a = Task { await WaitOutcome { _ = try await barrier.wait() } }
-        try await settle("a") { barrier.waitingCount == 1 }
+        try #require(await eventually { barrier.waitingCount == 1 }, "a")
         barrier.reset()
         #expect(await a.value == .other("\(BrokenBarrierError())"))
         #expect(!barrier.isBroken)
         barrier.abort()
         barrier.reset()
         let b = Task { try await barrier.wait() }
-        try await settle("b") { barrier.waitingCount == 1 }
+        try #require(await eventually { barrier.waitingCount == 1 }, "b")
         #expect(try await barrier.wait() == 1)
         #expect(try await b.value == 0)
     }
@@ -127,7 +127,7 @@ struct AsyncBarrierTests {
         struct Boom: Error {}
         let barrier = AsyncBarrier(parties: 2) { throw Boom() }
         let a = Task { await WaitOutcome { _ = try await barrier.wait() } }
-        try await settle("a") { barrier.waitingCount == 1 }
+        try #require(await eventually { barrier.waitingCount == 1 }, "a")
         await #expect(throws: Boom.self) { _ = try await barrier.wait() }
         #expect(await a.value == .other("\(BrokenBarrierError())"))
         #expect(barrier.isBroken)
@@ -138,9 +138,9 @@ struct AsyncBarrierTests {
         let barrier = AsyncBarrier(parties: 3)
         #expect(barrier.waitingCount == 0)
         let a = Task { try await barrier.wait() }
-        try await settle("a") { barrier.waitingCount == 1 }
+        try #require(await eventually { barrier.waitingCount == 1 }, "a")
         let b = Task { try await barrier.wait() }
-        try await settle("b") { barrier.waitingCount == 2 }
+        try #require(await eventually { barrier.waitingCount == 2 }, "b")
         _ = try await barrier.wait()
         #expect(barrier.waitingCount == 0)
         _ = try await [a.value, b.value]
@@ -150,7 +150,7 @@ struct AsyncBarrierTests {
         try await withLoop { loop in
             let barrier = AsyncBarrier(parties: 2)
             let future = barrier.wait(on: loop)
-            try await settle("future waiting") { barrier.waiterCount == 1 }
+            try #require(await eventually { barrier.waiterCount == 1 }, "future waiting")
             #expect(try await barrier.wait() == 1)
             #expect(try await future.get() == 0)
         }

@@ -14,7 +14,7 @@ struct AsyncConditionTests {
                 heldAfterWait.with { $0 = condition.lock.isLocked }
             }
         }
-        try await settle("waiting") { condition.waiterCount == 1 }
+        try #require(await eventually { condition.waiterCount == 1 }, "waiting")
         // The waiter released the lock, so this acquires it.
         try await condition.lock.withLock {
             ready.with { $0 = true }
@@ -44,10 +44,10 @@ struct AsyncConditionTests {
                     order.with { $0.append(i) }
                 }
             })
-            try await settle("waiter \(i)") { condition.waiterCount == i + 1 }
+            try #require(await eventually { condition.waiterCount == i + 1 }, "waiter \(i)")
         }
         condition.notify()
-        try await settle("one woken") { order.get.count == 1 }
+        try #require(await eventually { order.get.count == 1 }, "one woken")
         #expect(condition.waiterCount == 3)
         condition.notifyAll()
         for task in tasks { try await task.value }
@@ -82,11 +82,11 @@ struct AsyncConditionTests {
                 }
             }
         }
-        try await settle("waiting") { condition.waiterCount == 1 }
+        try #require(await eventually { condition.waiterCount == 1 }, "waiting")
         try await condition.lock.lock()
         waiter.cancel()
         // It left the condition and now queues for the lock we hold.
-        try await settle("re-acquiring") { condition.waiterCount == 0 && condition.lock.waiterCount == 1 }
+        try #require(await eventually { condition.waiterCount == 0 && condition.lock.waiterCount == 1 }, "re-acquiring")
         try condition.lock.unlock()
         #expect(await waiter.value == .cancelled)
         #expect(heldWhenThrown.get)
@@ -96,9 +96,9 @@ struct AsyncConditionTests {
     @Test func aCancelledWaiterConsumesNoNotification() async throws {
         let condition = AsyncCondition()
         let a = Task { await WaitOutcome { try await condition.lock.withLock { try await condition.wait() } } }
-        try await settle("a") { condition.waiterCount == 1 }
+        try #require(await eventually { condition.waiterCount == 1 }, "a")
         let b = Task { await WaitOutcome { try await condition.lock.withLock { try await condition.wait() } } }
-        try await settle("b") { condition.waiterCount == 2 }
+        try #require(await eventually { condition.waiterCount == 2 }, "b")
         a.cancel()
         #expect(await a.value == .cancelled)
         condition.notify(1)
@@ -132,7 +132,7 @@ struct AsyncConditionTests {
                     flag.with { $0 = condition.lock.isLocked }
                     try? condition.lock.unlock()
                 }
-            try await settle("waiting") { condition.waiterCount == 1 }
+            try #require(await eventually { condition.waiterCount == 1 }, "waiting")
             try await condition.lock.withLock { condition.notify() }
             try await done.get()
             #expect(flag.get)

@@ -18,7 +18,7 @@ struct AsyncEventTests {
         for _ in 0..<10 {
             tasks.append(Task { try await event.wait(); woken.with { $0 += 1 } })
         }
-        try await settle("10 waiters") { event.waiterCount == 10 }
+        try #require(await eventually { event.waiterCount == 10 }, "10 waiters")
         event.set()
         for task in tasks { try await task.value }
         #expect(woken.get == 10)
@@ -37,7 +37,7 @@ struct AsyncEventTests {
     @Test func setThenClearStillWakesTheWaitersOfThatSet() async throws {
         let event = AsyncEvent()
         let waiter = Task { try await event.wait() }
-        try await settle("waiter") { event.waiterCount == 1 }
+        try #require(await eventually { event.waiterCount == 1 }, "waiter")
         event.set()
         event.clear()
         try await waiter.value           // no lost wakeup
@@ -47,9 +47,9 @@ struct AsyncEventTests {
     @Test func cancelledWaiterLeavesAndOthersStillWake() async throws {
         let event = AsyncEvent()
         let a = Task { await WaitOutcome { try await event.wait() } }
-        try await settle("a") { event.waiterCount == 1 }
+        try #require(await eventually { event.waiterCount == 1 }, "a")
         let b = Task { await WaitOutcome { try await event.wait() } }
-        try await settle("b") { event.waiterCount == 2 }
+        try #require(await eventually { event.waiterCount == 2 }, "b")
         a.cancel()
         #expect(await a.value == .cancelled)
         #expect(event.waiterCount == 1)

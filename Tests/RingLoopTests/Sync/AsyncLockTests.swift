@@ -62,7 +62,7 @@ struct AsyncLockTests {
             tasks.append(Task {
                 try await lock.withLock { order.with { $0.append(i) } }
             })
-            try await settle("waiter \(i) queued") { lock.waiterCount == i + 1 }
+            try #require(await eventually { lock.waiterCount == i + 1 }, "waiter \(i) queued")
         }
         try lock.unlock()
         for task in tasks { try await task.value }
@@ -75,7 +75,7 @@ struct AsyncLockTests {
         let lock = AsyncLock()
         try await lock.lock()
         let waiter = Task { try await lock.lock() }
-        try await settle("waiter queued") { lock.waiterCount == 1 }
+        try #require(await eventually { lock.waiterCount == 1 }, "waiter queued")
         try lock.unlock()
         // Handed over, not freed: a newcomer cannot take it in between.
         #expect(lock.isLocked)
@@ -89,9 +89,9 @@ struct AsyncLockTests {
         let lock = AsyncLock()
         try await lock.lock()
         let first = Task { await WaitOutcome { try await lock.lock() } }
-        try await settle("first queued") { lock.waiterCount == 1 }
+        try #require(await eventually { lock.waiterCount == 1 }, "first queued")
         let second = Task { await WaitOutcome { try await lock.withLock {} } }
-        try await settle("second queued") { lock.waiterCount == 2 }
+        try #require(await eventually { lock.waiterCount == 2 }, "second queued")
         first.cancel()
         #expect(await first.value == .cancelled)
         #expect(lock.waiterCount == 1)
@@ -137,7 +137,7 @@ struct AsyncLockTests {
         let lock = AsyncLock()
         try await lock.lock()
         let waiter = Task { try await lock.lock(timeout: .seconds(30)) }
-        try await settle("waiter queued") { lock.waiterCount == 1 }
+        try #require(await eventually { lock.waiterCount == 1 }, "waiter queued")
         #expect(pendingTimeouts == 1)
         try lock.unlock()
         try await waiter.value
@@ -224,7 +224,7 @@ struct AsyncLockTests {
             let lock = AsyncLock()
             try await lock.lock()
             let waiter = Task { await WaitOutcome { try await lock.lock() } }
-            try await settle("round \(round) waiter") { lock.waiterCount == 1 }
+            try #require(await eventually { lock.waiterCount == 1 }, "round \(round) waiter")
             async let cancel: Void = waiter.cancel()
             try lock.unlock()
             await cancel

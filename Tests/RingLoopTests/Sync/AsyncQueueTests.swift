@@ -34,7 +34,7 @@ struct AsyncQueueTests {
         var consumers: [Task<Int, any Error>] = []
         for i in 0..<3 {
             consumers.append(Task { try await queue.get() })
-            try await settle("consumer \(i)") { queue.waiterCount == i + 1 }
+            try #require(await eventually { queue.waiterCount == i + 1 }, "consumer \(i)")
         }
         for item in [10, 20, 30] { try queue.tryPut(item) }
         #expect(try await consumers[0].value == 10)
@@ -49,7 +49,7 @@ struct AsyncQueueTests {
         try await queue.put(2)
         #expect(try !queue.tryPut(3))
         let producer = Task { try await queue.put(3) }
-        try await settle("producer waiting") { queue.waiterCount == 1 }
+        try #require(await eventually { queue.waiterCount == 1 }, "producer waiting")
         #expect(queue.count == 2)
         #expect(try await queue.get() == 1)
         try await producer.value
@@ -63,7 +63,7 @@ struct AsyncQueueTests {
         try queue.tryPut(1)
         try queue.tryPut(2)
         let producer = Task { try await queue.put(3) }
-        try await settle("producer") { queue.waiterCount == 1 }
+        try #require(await eventually { queue.waiterCount == 1 }, "producer")
         #expect(try await queue.get() == 2)
         try await producer.value
         #expect(try await queue.get() == 3)
@@ -89,7 +89,7 @@ struct AsyncQueueTests {
         let full = AsyncQueue<Int>(capacity: 1)
         try full.tryPut(1)
         let producer = Task { await WaitOutcome { try await full.put(2) } }
-        try await settle("producer") { full.waiterCount == 1 }
+        try #require(await eventually { full.waiterCount == 1 }, "producer")
         full.close()
         #expect(await producer.value == .closed)
         #expect(throws: RingLoopError.closed(operation: "AsyncQueue.tryPut")) { try full.tryPut(3) }
@@ -98,7 +98,7 @@ struct AsyncQueueTests {
 
         let empty = AsyncQueue<Int>()
         let consumer = Task { await WaitOutcome { _ = try await empty.get() } }
-        try await settle("consumer") { empty.waiterCount == 1 }
+        try #require(await eventually { empty.waiterCount == 1 }, "consumer")
         empty.close()
         #expect(await consumer.value == .closed)
         #expect(empty.isClosed)
@@ -121,7 +121,7 @@ struct AsyncQueueTests {
         for i in 0..<3 { try queue.tryPut(i) }
         let joined = Box(false)
         let joiner = Task { try await queue.join(); joined.with { $0 = true } }
-        try await settle("joiner") { queue.waiterCount == 1 }
+        try #require(await eventually { queue.waiterCount == 1 }, "joiner")
         for _ in 0..<3 {
             _ = try await queue.get()
             #expect(!joined.get)
@@ -135,7 +135,7 @@ struct AsyncQueueTests {
     @Test func cancelledGetTakesNoItem() async throws {
         let queue = AsyncQueue<Int>()
         let consumer = Task { await WaitOutcome { _ = try await queue.get() } }
-        try await settle("consumer") { queue.waiterCount == 1 }
+        try #require(await eventually { queue.waiterCount == 1 }, "consumer")
         consumer.cancel()
         #expect(await consumer.value == .cancelled)
         try queue.tryPut(7)
@@ -147,7 +147,7 @@ struct AsyncQueueTests {
         let queue = AsyncQueue<Int>(capacity: 1)
         try queue.tryPut(1)
         let producer = Task { await WaitOutcome { try await queue.put(2) } }
-        try await settle("producer") { queue.waiterCount == 1 }
+        try #require(await eventually { queue.waiterCount == 1 }, "producer")
         producer.cancel()
         #expect(await producer.value == .cancelled)
         #expect(try queue.tryGet() == 1)
@@ -192,7 +192,7 @@ struct AsyncQueueTests {
         try queue.tryPut(1)
         try queue.tryPut(2)
         let putter = Task { await WaitOutcome { try await queue.put(3) } }
-        try await settle("putter") { queue.waiterCount == 1 }
+        try #require(await eventually { queue.waiterCount == 1 }, "putter")
         queue.shutdown()
         #expect(await putter.value == .closed)
         #expect(queue.isShutDown)
@@ -210,7 +210,7 @@ struct AsyncQueueTests {
         try queue.tryPut(1)
         try queue.tryPut(2)
         let joiner = Task { await WaitOutcome { try await queue.join() } }
-        try await settle("joiner") { queue.waiterCount == 1 }
+        try #require(await eventually { queue.waiterCount == 1 }, "joiner")
         queue.shutdown(immediate: true)
         #expect(await joiner.value == .succeeded)
         #expect(queue.count == 0)
@@ -221,14 +221,14 @@ struct AsyncQueueTests {
     @Test func shutdownImmediatelyFailsWaitingGettersAndPutters() async throws {
         let empty = AsyncQueue<Int>()
         let getters = (0..<3).map { _ in Task { await WaitOutcome { _ = try await empty.get() } } }
-        try await settle("getters") { empty.waiterCount == 3 }
+        try #require(await eventually { empty.waiterCount == 3 }, "getters")
         empty.shutdown(immediate: true)
         for getter in getters { #expect(await getter.value == .closed) }
 
         let full = AsyncQueue<Int>(capacity: 1)
         try full.tryPut(1)
         let putter = Task { await WaitOutcome { try await full.put(2) } }
-        try await settle("putter") { full.waiterCount == 1 }
+        try #require(await eventually { full.waiterCount == 1 }, "putter")
         full.shutdown(immediate: true)
         #expect(await putter.value == .closed)
         #expect(full.count == 0)
@@ -240,7 +240,7 @@ struct AsyncQueueTests {
         try await withLoop { loop in
             let queue = AsyncQueue<Int>()
             let getter = Task(executorPreference: loop) { await WaitOutcome { _ = try await queue.get() } }
-            try await settle("getter") { queue.waiterCount == 1 }
+            try #require(await eventually { queue.waiterCount == 1 }, "getter")
             try await loop.submit {
                 try queue.tryPut(1)
                 queue.shutdown(immediate: true)

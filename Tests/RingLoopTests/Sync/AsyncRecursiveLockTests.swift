@@ -23,7 +23,7 @@ struct AsyncRecursiveLockTests {
         let holder = Task {
             try await lock.withLock { try await release.wait() }
         }
-        try await settle("holder in") { lock.isLocked }
+        try #require(await eventually { lock.isLocked }, "holder in")
         var tasks: [Task<Void, any Error>] = []
         for i in 0..<4 {
             tasks.append(Task {
@@ -31,7 +31,7 @@ struct AsyncRecursiveLockTests {
                     try await lock.withLock { order.with { $0.append(i) } }   // re-entry in the new owner
                 }
             })
-            try await settle("waiter \(i)") { lock.waiterCount == i + 1 }
+            try #require(await eventually { lock.waiterCount == i + 1 }, "waiter \(i)")
         }
         release.set()
         try await holder.value
@@ -66,7 +66,7 @@ struct AsyncRecursiveLockTests {
                     try await lock.withLock { order.with { $0.append("child inner") } }
                 }
             }
-            try await settle("child queued") { lock.waiterCount == 1 }
+            try #require(await eventually { lock.waiterCount == 1 }, "child queued")
             order.with { $0.append("parent") }
             return task
         }
@@ -79,10 +79,10 @@ struct AsyncRecursiveLockTests {
         let lock = AsyncRecursiveLock()
         let release = AsyncEvent()
         let holder = Task { try await lock.withLock { try await release.wait() } }
-        try await settle("holder in") { lock.isLocked }
+        try #require(await eventually { lock.isLocked }, "holder in")
         let ran = Box(false)
         let waiter = Task { await WaitOutcome { try await lock.withLock { ran.with { $0 = true } } } }
-        try await settle("waiter queued") { lock.waiterCount == 1 }
+        try #require(await eventually { lock.waiterCount == 1 }, "waiter queued")
         waiter.cancel()
         #expect(await waiter.value == .cancelled)
         #expect(!ran.get)
@@ -166,7 +166,7 @@ struct AsyncRecursiveLockTests {
             try lock.unlock()
             return owned
         }
-        try await settle("waiter") { lock.waiterCount == 1 }
+        try #require(await eventually { lock.waiterCount == 1 }, "waiter")
         try lock.unlock()
         #expect(lock.waiterCount == 1)
         try lock.unlock()

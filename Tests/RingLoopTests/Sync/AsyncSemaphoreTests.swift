@@ -21,11 +21,11 @@ struct AsyncSemaphoreTests {
         var tasks: [Task<Void, any Error>] = []
         for i in 0..<5 {
             tasks.append(Task { try await semaphore.acquire(); order.with { $0.append(i) } })
-            try await settle("waiter \(i)") { semaphore.waiterCount == i + 1 }
+            try #require(await eventually { semaphore.waiterCount == i + 1 }, "waiter \(i)")
         }
         for i in 0..<5 {
             semaphore.release()
-            try await settle("waiter \(i) through") { order.get.count == i + 1 }
+            try #require(await eventually { order.get.count == i + 1 }, "waiter \(i) through")
         }
         for task in tasks { try await task.value }
         #expect(order.get == [0, 1, 2, 3, 4])
@@ -35,7 +35,7 @@ struct AsyncSemaphoreTests {
     @Test func releaseHandsThePermitOverSoNewcomersCannotBarge() async throws {
         let semaphore = AsyncSemaphore(value: 0)
         let waiter = Task { try await semaphore.acquire() }
-        try await settle("waiter") { semaphore.waiterCount == 1 }
+        try #require(await eventually { semaphore.waiterCount == 1 }, "waiter")
         semaphore.release()
         #expect(!semaphore.tryAcquire())
         try await waiter.value
@@ -46,7 +46,7 @@ struct AsyncSemaphoreTests {
         let semaphore = AsyncSemaphore(value: 0)
         var tasks: [Task<Void, any Error>] = []
         for _ in 0..<3 { tasks.append(Task { try await semaphore.acquire() }) }
-        try await settle("3 waiters") { semaphore.waiterCount == 3 }
+        try #require(await eventually { semaphore.waiterCount == 3 }, "3 waiters")
         semaphore.release(5)
         for task in tasks { try await task.value }
         #expect(semaphore.availablePermits == 2)
@@ -55,7 +55,7 @@ struct AsyncSemaphoreTests {
     @Test func cancelledWaiterTakesNoPermit() async throws {
         let semaphore = AsyncSemaphore(value: 0)
         let waiter = Task { await WaitOutcome { try await semaphore.acquire() } }
-        try await settle("waiter") { semaphore.waiterCount == 1 }
+        try #require(await eventually { semaphore.waiterCount == 1 }, "waiter")
         waiter.cancel()
         #expect(await waiter.value == .cancelled)
         #expect(semaphore.waiterCount == 0)
@@ -117,7 +117,7 @@ struct AsyncSemaphoreTests {
         let semaphore = BoundedAsyncSemaphore(value: 1)
         try await semaphore.acquire()
         let waiter = Task { try await semaphore.acquire() }
-        try await settle("waiter") { semaphore.waiterCount == 1 }
+        try #require(await eventually { semaphore.waiterCount == 1 }, "waiter")
         try semaphore.release()
         try await waiter.value
         try semaphore.release()

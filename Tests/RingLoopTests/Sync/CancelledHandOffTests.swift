@@ -21,11 +21,11 @@ struct CancelledHandOffTests {
             let first = Task(executorPreference: loop) {
                 await WaitOutcome { try await semaphore.withPermit { ran.with { $0.append(1) } } }
             }
-            try await settle("first waiter") { semaphore.waiterCount == 1 }
+            try #require(await eventually { semaphore.waiterCount == 1 }, "first waiter")
             let second = Task(executorPreference: loop) {
                 await WaitOutcome { try await semaphore.withPermit { ran.with { $0.append(2) } } }
             }
-            try await settle("second waiter") { semaphore.waiterCount == 2 }
+            try #require(await eventually { semaphore.waiterCount == 2 }, "second waiter")
             try await loop.submit {
                 semaphore.release()
                 first.cancel()
@@ -42,7 +42,7 @@ struct CancelledHandOffTests {
             let semaphore = BoundedAsyncSemaphore(value: 1)
             try await semaphore.acquire()
             let waiter = Task(executorPreference: loop) { await WaitOutcome { try await semaphore.acquire() } }
-            try await settle("waiter") { semaphore.waiterCount == 1 }
+            try #require(await eventually { semaphore.waiterCount == 1 }, "waiter")
             try await loop.submit {
                 try semaphore.release()
                 waiter.cancel()
@@ -60,11 +60,11 @@ struct CancelledHandOffTests {
             let first = Task(executorPreference: loop) {
                 await WaitOutcome { try await lock.withLock { ran.with { $0.append(1) } } }
             }
-            try await settle("first waiter") { lock.waiterCount == 1 }
+            try #require(await eventually { lock.waiterCount == 1 }, "first waiter")
             let second = Task(executorPreference: loop) {
                 await WaitOutcome { try await lock.withLock { ran.with { $0.append(2) } } }
             }
-            try await settle("second waiter") { lock.waiterCount == 2 }
+            try #require(await eventually { lock.waiterCount == 2 }, "second waiter")
             try await loop.submit {
                 try lock.unlock()
                 first.cancel()
@@ -89,16 +89,16 @@ struct CancelledHandOffTests {
                 try await lock.withLock { try await release.wait(timeout: .seconds(10)) }
                 toCancel.get?.cancel()
             }
-            try await settle("holder") { lock.isLocked }
+            try #require(await eventually { lock.isLocked }, "holder")
             let first = Task(executorPreference: loop) {
                 await WaitOutcome { try await lock.withLock { ran.with { $0.append(1) } } }
             }
             toCancel.with { $0 = first }
-            try await settle("first waiter") { lock.waiterCount == 1 }
+            try #require(await eventually { lock.waiterCount == 1 }, "first waiter")
             let second = Task(executorPreference: loop) {
                 await WaitOutcome { try await lock.withLock { ran.with { $0.append(2) } } }
             }
-            try await settle("second waiter") { lock.waiterCount == 2 }
+            try #require(await eventually { lock.waiterCount == 2 }, "second waiter")
             release.set()
             try await holder.value
             #expect(await first.value == .cancelled)
@@ -112,7 +112,7 @@ struct CancelledHandOffTests {
         try await withLoop { loop in
             let event = AsyncEvent()
             let waiter = Task(executorPreference: loop) { await WaitOutcome { try await event.wait() } }
-            try await settle("waiter") { event.waiterCount == 1 }
+            try #require(await eventually { event.waiterCount == 1 }, "waiter")
             try await loop.submit {
                 event.set()
                 waiter.cancel()
@@ -136,13 +136,13 @@ struct CancelledHandOffTests {
                     }
                 }
             }
-            try await settle("first waiter") { condition.waiterCount == 1 }
+            try #require(await eventually { condition.waiterCount == 1 }, "first waiter")
             let second = Task(executorPreference: loop) {
                 await WaitOutcome {
                     try await condition.lock.withLock { try await condition.wait(timeout: .seconds(10)) }
                 }
             }
-            try await settle("second waiter") { condition.waiterCount == 2 }
+            try #require(await eventually { condition.waiterCount == 2 }, "second waiter")
             try await loop.submit {
                 #expect(condition.lock.tryLock())
                 condition.notify(1)
@@ -163,9 +163,9 @@ struct CancelledHandOffTests {
         try await withLoop { loop in
             let barrier = AsyncBarrier(parties: 3)
             let first = Task(executorPreference: loop) { await WaitOutcome { _ = try await barrier.wait() } }
-            try await settle("first party") { barrier.waiterCount == 1 }
+            try #require(await eventually { barrier.waiterCount == 1 }, "first party")
             let second = Task(executorPreference: loop) { await WaitOutcome { _ = try await barrier.wait() } }
-            try await settle("second party") { barrier.waiterCount == 2 }
+            try #require(await eventually { barrier.waiterCount == 2 }, "second party")
             let last = try await loop.submit { () -> Future<Int> in
                 let last = barrier.wait(on: loop)
                 first.cancel()
@@ -182,9 +182,9 @@ struct CancelledHandOffTests {
         try await withLoop { loop in
             let queue = AsyncQueue<Int>()
             let first = Task(executorPreference: loop) { try? await queue.get() }
-            try await settle("first getter") { queue.waiterCount == 1 }
+            try #require(await eventually { queue.waiterCount == 1 }, "first getter")
             let second = Task(executorPreference: loop) { try await queue.get(timeout: .seconds(10)) }
-            try await settle("second getter") { queue.waiterCount == 2 }
+            try #require(await eventually { queue.waiterCount == 2 }, "second getter")
             try await loop.submit {
                 try queue.tryPut(7)
                 first.cancel()
@@ -199,7 +199,7 @@ struct CancelledHandOffTests {
         try await withLoop { loop in
             let queue = AsyncQueue<Int>(capacity: 1)
             let getter = Task(executorPreference: loop) { await WaitOutcome { _ = try await queue.get() } }
-            try await settle("getter") { queue.waiterCount == 1 }
+            try #require(await eventually { queue.waiterCount == 1 }, "getter")
             try await loop.submit {
                 try queue.tryPut(1)            // straight to the getter
                 try queue.tryPut(2)            // into the buffer
@@ -218,7 +218,7 @@ struct CancelledHandOffTests {
         try await withLoop { loop in
             let queue = AsyncQueue<Pair>(order: .priority(by: { $0.priority < $1.priority }))
             let getter = Task(executorPreference: loop) { await WaitOutcome { _ = try await queue.get() } }
-            try await settle("getter") { queue.waiterCount == 1 }
+            try #require(await eventually { queue.waiterCount == 1 }, "getter")
             try await loop.submit {
                 try queue.tryPut(Pair(priority: 1, tag: 1))
                 try queue.tryPut(Pair(priority: 1, tag: 2))
@@ -239,7 +239,7 @@ struct CancelledHandOffTests {
             let queue = AsyncQueue<Int>(capacity: 1)
             try queue.tryPut(1)
             let putter = Task(executorPreference: loop) { await WaitOutcome { try await queue.put(2) } }
-            try await settle("putter") { queue.waiterCount == 1 }
+            try #require(await eventually { queue.waiterCount == 1 }, "putter")
             let got = try await loop.submit { () -> Int? in
                 let got = try queue.tryGet()
                 putter.cancel()
@@ -257,7 +257,7 @@ struct CancelledHandOffTests {
             try queue.tryPut(1)
             _ = try queue.tryGet()
             let joiner = Task(executorPreference: loop) { await WaitOutcome { try await queue.join() } }
-            try await settle("joiner") { queue.waiterCount == 1 }
+            try #require(await eventually { queue.waiterCount == 1 }, "joiner")
             try await loop.submit {
                 try queue.taskDone()
                 joiner.cancel()

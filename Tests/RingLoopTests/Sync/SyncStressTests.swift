@@ -129,7 +129,7 @@ struct SyncStressTests {
             #expect(counters.completed.load(ordering: .relaxed) + timedOut.load(ordering: .relaxed) == 24 * 1_500)
             #expect(semaphore.availablePermits == 3)
             #expect(semaphore.waiterCount == 0)
-            try await settle("timers gone") { pendingTimeouts == 0 }
+            try #require(await eventually { pendingTimeouts == 0 }, "timers gone")
         }
     }
 
@@ -246,7 +246,7 @@ struct SyncStressTests {
                     ? Task(executorPreference: group.loops[(i / 2) % group.loops.count], operation: body)
                     : Task(operation: body))
             }
-            try await settle("\(waiters) parties") { barrier.waiterCount == waiters }
+            try #require(await eventually { barrier.waiterCount == waiters }, "\(waiters) parties")
             let leaver = Int.random(in: 0..<waiters, using: &rng)
             parties[leaver].cancel()
             for (i, party) in parties.enumerated() {
@@ -277,7 +277,7 @@ struct SyncStressTests {
             let recursive = AsyncRecursiveLock()
             let gate = AsyncEvent()
             let holder = Task { try await recursive.withLock { try await gate.wait() } }
-            try await settle("holder") { recursive.isLocked }
+            try #require(await eventually { recursive.isLocked }, "holder")
             try await storm(waiters, group: group, rng: &rng, count: { recursive.waiterCount }) {
                 try await recursive.withLock {}
             } release: { _ in gate.set() }
@@ -305,7 +305,7 @@ struct SyncStressTests {
                 ? Task(executorPreference: group.loops[(i / 2) % group.loops.count], operation: body)
                 : Task(operation: body))
         }
-        try await settle("\(count) waiters") { waiting() == count }
+        try #require(await eventually { waiting() == count }, "\(count) waiters")
         var cancelled = Set<Int>()
         while cancelled.count < count / 2 { cancelled.insert(Int.random(in: 0..<count, using: &rng)) }
         for i in cancelled { tasks[i].cancel() }
@@ -336,7 +336,7 @@ struct SyncStressTests {
                     let body: @Sendable () async -> WaitOutcome = { await WaitOutcome { try await semaphore.acquire() } }
                     tasks.append(i % 2 == 0 ? Task(executorPreference: group.loops[(i / 2) % 2], operation: body) : Task(operation: body))
                 }
-                try await settle("round \(round)") { semaphore.waiterCount == n }
+                try #require(await eventually { semaphore.waiterCount == n }, "round \(round)")
                 let releaser = Task.detached { for _ in 0..<(n / 2) { semaphore.release() } }
                 for i in stride(from: 0, to: n, by: 2) { tasks[i].cancel() }
                 await releaser.value

@@ -2,23 +2,6 @@ import Foundation
 import Testing
 @testable import RingLoop
 
-/// A condition a test waited for did not come true in time.
-struct SettleTimeout: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "timed out waiting for \(what)" }
-}
-
-/// Suspends (without blocking a thread) until `condition` holds; throws after
-/// `timeout`. Tests use it to order arrivals: start a waiter, settle until the
-/// primitive counts it, start the next.
-func settle(_ what: String, timeout: Duration = .seconds(5), _ condition: () -> Bool) async throws {
-    let deadline = Deadline.now() + timeout
-    while !condition() {
-        if Deadline.now() > deadline { throw SettleTimeout(what: what) }
-        try await Task.sleep(for: .milliseconds(1))
-    }
-}
-
 /// Timeouts still armed on the shared timer thread (each test ends with none).
 var pendingTimeouts: Int { TimeoutTimer.shared.pendingCount }
 

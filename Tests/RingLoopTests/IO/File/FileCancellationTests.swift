@@ -41,7 +41,7 @@ struct FileCancellationTests {
                     return (error is CancellationError, loop.inFlightOperations, watch.value != nil)
                 }
             }
-            #expect(eventually { (try? loop.submit { loop.inFlightOperations }.wait()) == 1 })
+            #expect(await eventually { (try? await loop.submit { loop.inFlightOperations }.get()) == 1 })
             #expect(watch.value != nil)
             task.cancel()
             let (cancelled, inFlightAtResume, bufferAliveAtResume) = await task.value
@@ -49,8 +49,8 @@ struct FileCancellationTests {
             #expect(inFlightAtResume == 1)
             #expect(bufferAliveAtResume)
             // The kernel's -ECANCELED arrives; only then is the buffer freed.
-            #expect(eventually { (try? loop.submit { loop.inFlightOperations }.wait()) == 0 })
-            #expect(eventually { watch.value == nil })
+            #expect(await eventually { (try? await loop.submit { loop.inFlightOperations }.get()) == 0 })
+            #expect(await eventually { watch.value == nil })
             // The FIFO still works: nothing was consumed by the cancelled read.
             try await fifo.write([7, 8, 9], at: 0)
             #expect(try await fifo.read(count: 3, at: 0) == [7, 8, 9])
@@ -99,13 +99,13 @@ struct FileCancellationTests {
                 for task in tasks { task.cancel() }
                 for task in tasks { _ = try? await task.value }
             }
-            #expect(eventually { (try? loop.submit { loop.inFlightOperations }.wait()) == 0 })
+            #expect(await eventually { (try? await loop.submit { loop.inFlightOperations }.get()) == 0 })
             // Every byte written was either delivered to a task or is still
             // in the FIFO, or was read by a read whose task had already been
             // answered with CancellationError; none vanished into freed memory.
             let written = (rounds / 2) * (readsPerRound / 2)
             #expect(delivered.get <= written)
-            #expect(eventually { watches.get.allSatisfy { $0.value == nil } })
+            #expect(await eventually { watches.get.allSatisfy { $0.value == nil } })
             try await fifo.close()
             #expect(openFDCount() == fds)
         }
@@ -119,7 +119,7 @@ struct FileCancellationTests {
             let loop = try EventLoop.spawn()
             let fifo = try await File.open(path, .readWrite, on: loop)
             let read: Future<Int> = fifo.read(into: FileBuffer(capacity: 64), at: 0)
-            #expect(eventually { (try? loop.submit { loop.inFlightOperations }.wait()) == 1 })
+            #expect(await eventually { (try? await loop.submit { loop.inFlightOperations }.get()) == 1 })
             await loop.shutdownGracefully()
             await #expect(throws: RingLoopError.shutDown) { _ = try await read.get() }
             try await fifo.close()
@@ -142,7 +142,7 @@ struct FileCancellationTests {
                     case let .failure(error): #expect(error is CancellationError)
                     }
                 }
-                #expect(eventually { (try? loop.submit { loop.inFlightOperations }.wait()) == 0 })
+                #expect(await eventually { (try? await loop.submit { loop.inFlightOperations }.get()) == 0 })
                 try await file.close()
             }
         }

@@ -125,7 +125,7 @@ struct FileCopyRecoveryTests {
             let pid = child.processID
             // Kill it once its temporary holds some of the data, but not all.
             var seen = 0
-            let midway = eventually(timeout: .seconds(20)) {
+            let midway = await eventually(timeout: .seconds(20)) {
                 seen = Self.temporarySize(of: pid, in: out) ?? 0
                 return seen > 0 && seen < total
             }

@@ -267,7 +267,7 @@ struct FileTests {
                     try await file.write([1, 2, 3], at: 0)
                     #expect(openFDCount() == fds + 1)
                 }
-                #expect(eventually { openFDCount() == fds })
+                #expect(await eventually { openFDCount() == fds })
             }
         }
     }
