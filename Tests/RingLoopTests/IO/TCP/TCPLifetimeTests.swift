@@ -85,7 +85,7 @@ struct TCPLifetimeTests {
                 return peers
             }.value
             // Only the peers' descriptors remain; they stay connected.
-            #expect(eventually { openFDCount() <= baseline + peers.count })
+            #expect(await eventually { openFDCount() <= baseline + peers.count })
             #expect(try await loop.submit { peers.allSatisfy { !$0.isReceiving } }.get())
             for peer in peers { await peer.close() }
             await listener.close()
