@@ -28,9 +28,14 @@ final class EchoConnection: TCPConnectionHandler {
     }
 
     func connectionDidReachEOF(_ connection: TCPConnection) {
-        // The peer is done sending: finish its echoes, then close.
-        connection.close(afterPendingWrites: true)
+        // The peer is done sending: finish its echoes, then close. A peer
+        // that never reads them is reset after the timeout instead of
+        // holding the connection forever.
+        connection.close(afterPendingWrites: true, timeout: EchoConnection.flushTimeout)
     }
+
+    /// How long a half-closed peer has to read its last echoes.
+    static let flushTimeout: Duration = .seconds(10)
 
     func connectionDidClose(_ connection: TCPConnection) {
         state.remove(connection)

@@ -73,17 +73,14 @@ enum EchoServer {
 
         // Graceful shutdown: stop accepting…
         for listener in listeners { _ = try? listener.close().wait() }
-        // …let each connection send what it already received, then close…
+        // …let each connection send what it already received, then close; a
+        // connection whose peer does not read it within the drain timeout is
+        // reset by the close itself.
+        let drainTimeout = options.drainTimeout
         for state in states {
-            state.loop.execute { for connection in state.connections { connection.close(afterPendingWrites: true) } }
-        }
-        let deadline = Deadline.now() + options.drainTimeout
-        while states.contains(where: { $0.openCount.load(ordering: .relaxed) > 0 }), Deadline.now() < deadline {
-            usleep(5_000)
-        }
-        // …and reset whatever did not drain in time.
-        for state in states {
-            state.loop.execute { for connection in state.connections { connection.abort() } }
+            state.loop.execute {
+                for connection in state.connections { connection.close(afterPendingWrites: true, timeout: drainTimeout) }
+            }
         }
         while states.contains(where: { $0.openCount.load(ordering: .relaxed) > 0 }) { usleep(1_000) }
         try group.syncShutdownGracefully()

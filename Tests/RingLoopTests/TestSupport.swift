@@ -108,3 +108,9 @@ func warmUpRuntime() async {
 }
 
 private let warmedUp = Box(false)
+
+/// `#expect` for a condition that mutates a value under test (the macro's
+/// expansion cannot call a mutating method on a captured variable).
+func check(_ condition: Bool, _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(condition, comment, sourceLocation: sourceLocation)
+}

@@ -4,14 +4,17 @@
 /// and streams use it directly through `awaitOperation`, file requests
 /// through `performRequest`.
 ///
-/// Registration, completion and cancellation all happen on the loop thread,
-/// in whichever order they arrive: a cancel that arrives before the operation
-/// registered is remembered and fails the registration; one that arrives while
-/// waiting runs `onCancel` (set by the operation: forget the waiter, cancel the
-/// kernel operation) and then resumes the waiter with `CancellationError`
-/// unless `onCancel` resumed it already (or the operation answers at its final
-/// completion, `answersAtCompletion`); one that arrives after completion does
-/// nothing. The continuation is resumed exactly once; the operation's buffers
+/// A task already cancelled when it asks for an operation throws
+/// `CancellationError` without starting it. Otherwise registration,
+/// completion and cancellation all happen on the loop thread, in whichever
+/// order they arrive: a cancel that arrives before the operation registered is
+/// remembered and fails the registration; one that arrives while waiting runs
+/// `onCancel` (set by the operation: forget the waiter, cancel the kernel
+/// operation) and then resumes the waiter with `CancellationError` unless
+/// `onCancel` resumed it already, or the operation answers at its final
+/// completion (`answersAtCompletion`: a stream transfer or a send the kernel
+/// holds resumes the waiter once it knows what it did); one that arrives after
+/// completion does nothing. The continuation is resumed exactly once; the operation's buffers
 /// stay with its completion handler until the kernel's final CQE.
 ///
 /// **Deadlines.** A deadline is a cancel that reports
@@ -145,6 +148,8 @@ extension EventLoop {
         operation: String = "operation",
         _ start: @escaping @Sendable (AsyncWaiter<Value>) -> Void
     ) async throws -> Value {
+        // An operation a cancelled task asks for is not started at all.
+        try Task.checkCancellation()
         let waiter = AsyncWaiter<Value>()
         defer { tsanAcquire(waiter) }
         return try await withTaskCancellationHandler {

@@ -26,8 +26,7 @@ extension EventLoop {
         deadline: Deadline = .distantFuture, operation: String = "operation",
         _ start: @escaping RequestStarter<T>
     ) async throws -> T {
-        try Task.checkCancellation()
-        return try await awaitOperation(deadline: deadline, operation: operation) { (waiter: AsyncWaiter<T>) in
+        try await awaitOperation(deadline: deadline, operation: operation) { (waiter: AsyncWaiter<T>) in
             let request = start { result in waiter.resume(result) }
             if waiter.isWaiting, let request {
                 // Answers through `done` with CancellationError; the request's

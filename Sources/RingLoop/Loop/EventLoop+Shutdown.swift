@@ -1,4 +1,9 @@
 extension EventLoop {
+    /// Whether a shutdown has been requested (or has finished; a finished
+    /// shutdown was requested first): the loop takes no new I/O objects. Safe
+    /// from any thread.
+    var isShuttingDown: Bool { lock.withLock { shutdownRequested } }
+
     /// Shuts the loop down and waits for it; see `shutdownGracefully(_:)`.
     public func shutdownGracefully() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -44,7 +44,8 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
     case alreadyConsumed(operation: String)
     /// A write was cancelled after the kernel had sent part of it: the
     /// stream now has a hole, so later writes on it fail with this instead of
-    /// corrupting it.
+    /// corrupting it. (The cancelled write itself throws `PartialWriteError`,
+    /// which says how many of its bytes went out.)
     case writeCancelledMidway(operation: String)
     /// `address` is not a usable socket address; `reason` says why.
     case invalidAddress(_ address: String, reason: String)

@@ -99,8 +99,10 @@ public final class UDPSocket: @unchecked Sendable {
     /// Unix datagram socket (`AF_UNIX`, `SOCK_DGRAM`) to a Unix path or
     /// abstract name. A path's socket file is removed on close (an existing
     /// file makes the bind fail with `.addressInUse`). Safe from any thread.
-    /// - Throws: `IOError` from `socket`, `setsockopt` or `bind` (`.addressInUse`…).
-    public static func bind(to address: SocketAddress, on loop: EventLoop, reuseAddress: Bool = false) throws(IOError) -> UDPSocket {
+    /// - Throws: `IOError` from `socket`, `setsockopt` or `bind` (`.addressInUse`…);
+    ///   `RingLoopError.shutDown` if `loop` has shut down (or is shutting down).
+    public static func bind(to address: SocketAddress, on loop: EventLoop, reuseAddress: Bool = false) throws -> UDPSocket {
+        guard !loop.isShuttingDown else { throw RingLoopError.shutDown }
         let fd = try Socket.open(family: address.addressFamily, type: Int32(SOCK_DGRAM.rawValue))
         do throws(IOError) {
             if reuseAddress, address.family != .unix {
@@ -289,40 +291,28 @@ public final class UDPSocket: @unchecked Sendable {
     }
 }
 
-/// One datagram being sent: owns the payload, the iovec, the destination
-/// address and the msghdr until the final CQE.
+/// One datagram being sent: owns the payload and the message vector (iovec,
+/// destination address, msghdr) until the final CQE.
 private final class SendOperation: CompletionHandler {
     let socket: UDPSocket
     let bytes: [UInt8]
-    let message: UnsafeMutablePointer<msghdr>
-    private let vector: UnsafeMutablePointer<iovec>
-    private let address: UnsafeMutablePointer<sockaddr_storage>
+    let vector = MessageVector(capacity: 1)
     private let done: (Result<Void, any Error>) -> Void
 
     init(socket: UDPSocket, bytes: [UInt8], to destination: SocketAddress, done: @escaping (Result<Void, any Error>) -> Void) {
         self.socket = socket
         self.bytes = bytes
         self.done = done
-        message = .allocate(capacity: 1)
-        vector = .allocate(capacity: 1)
-        address = .allocate(capacity: 1)
-        let length = destination.write(to: address)
         // `bytes` is kept alive, unmutated, by this operation until its final CQE.
-        let base = bytes.withUnsafeBytes { $0.baseAddress }
-        vector.initialize(to: iovec(iov_base: UnsafeMutableRawPointer(mutating: base), iov_len: bytes.count))
-        var header = msghdr()
-        header.msg_name = UnsafeMutableRawPointer(address)
-        header.msg_namelen = length
-        header.msg_iov = vector
-        header.msg_iovlen = 1
-        message.initialize(to: header)
+        if let base = bytes.withUnsafeBytes({ $0.baseAddress }) {
+            vector.setIOVec(0, base: base, count: bytes.count)
+            vector.prepare(iovecs: 1, destination: destination)
+        } else {
+            vector.prepare(iovecs: 0, destination: destination)
+        }
     }
 
-    deinit {
-        message.deallocate()
-        vector.deallocate()
-        address.deallocate()
-    }
+    var message: UnsafeMutablePointer<msghdr> { vector.message }
 
     func completed(_ completion: Completion, context: UInt64) {
         if case .success = completion.outcome {
@@ -334,45 +324,33 @@ private final class SendOperation: CompletionHandler {
     }
 }
 
-/// One datagram being received: owns the buffer, iovec, sender address and
-/// msghdr until the final CQE.
+/// One datagram being received: owns the buffer and the message vector
+/// (iovec, sender address, msghdr) until the final CQE.
 private final class ReceiveOperation: CompletionHandler {
     let socket: UDPSocket
-    let message: UnsafeMutablePointer<msghdr>
     private let buffer: UnsafeMutableRawPointer
-    private let vector: UnsafeMutablePointer<iovec>
-    private let address: UnsafeMutablePointer<sockaddr_storage>
+    private let vector = MessageVector(capacity: 1)
     private let done: (Result<UDPSocket.Datagram, any Error>) -> Bool
 
     init(socket: UDPSocket, done: @escaping (Result<UDPSocket.Datagram, any Error>) -> Bool) {
         self.socket = socket
         self.done = done
         buffer = .allocate(byteCount: UDPSocket.maxDatagramSize, alignment: 16)
-        message = .allocate(capacity: 1)
-        vector = .allocate(capacity: 1)
-        address = .allocate(capacity: 1)
-        address.initialize(to: sockaddr_storage())
-        vector.initialize(to: iovec(iov_base: buffer, iov_len: UDPSocket.maxDatagramSize))
-        var header = msghdr()
-        header.msg_name = UnsafeMutableRawPointer(address)
-        header.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        header.msg_iov = vector
-        header.msg_iovlen = 1
-        message.initialize(to: header)
+        vector.setIOVec(0, base: buffer, count: UDPSocket.maxDatagramSize)
+        vector.prepareForReceive(iovecs: 1)
     }
 
     deinit {
         buffer.deallocate()
-        message.deallocate()
-        vector.deallocate()
-        address.deallocate()
     }
+
+    var message: UnsafeMutablePointer<msghdr> { vector.message }
 
     func completed(_ completion: Completion, context: UInt64) {
         if let result = completion.value {
             let count = min(Int(result), UDPSocket.maxDatagramSize)
             let bytes = Array(UnsafeRawBufferPointer(start: buffer, count: count))
-            let sender = SocketAddress(UnsafeRawPointer(address), length: message.pointee.msg_namelen) ?? socket.localAddress
+            let sender = vector.receivedAddress ?? socket.localAddress
             let truncated = message.pointee.msg_flags & Int32(MSG_TRUNC) != 0
             let datagram = UDPSocket.Datagram(bytes: bytes, sender: sender, truncated: truncated)
             if !done(.success(datagram)) { socket.stash(datagram) }

@@ -19,7 +19,8 @@ public protocol TCPConnectionHandler: AnyObject {
 
     /// The peer shut down its side (EOF): no more bytes will arrive. Writing
     /// still works until either side closes. Default: close once the pending
-    /// writes are sent.
+    /// writes are sent (reset after `TCPConnection.defaultFlushTimeout` if the
+    /// peer does not take them).
     func connectionDidReachEOF(_ connection: TCPConnection)
 
     /// Receiving failed, e.g. `IOError` with `.connectionReset` when the peer

@@ -35,25 +35,6 @@ import Glibc
 // Safe to share: every mutable field is touched only on `eventLoop`'s thread
 // (cross-thread calls hop there with `execute`).
 public final class TCPListener: @unchecked Sendable {
-    /// How a listener is set up.
-    public struct Options: Sendable {
-        /// Length of the kernel's queue of connections not yet accepted
-        /// (capped by `net.core.somaxconn`).
-        public var backlog: Int32 = 1024
-        /// `SO_REUSEADDR`: rebind a port that still has connections in TIME_WAIT.
-        public var reuseAddress = true
-        /// `SO_REUSEPORT`: let several sockets (one per loop) listen on one
-        /// port; the kernel spreads incoming connections over them.
-        public var reusePort = false
-        /// Options applied to every accepted connection.
-        public var connectionOptions = TCPConnection.Options()
-        /// Accepted connections the async `connections` sequence holds for a
-        /// consumer that has not taken them; accepting pauses beyond it.
-        public var maxQueuedConnections = 64
-
-        public init() {}
-    }
-
     private static let minimumBackoff: Duration = .milliseconds(10)
     private static let maximumBackoff: Duration = .seconds(1)
 
@@ -91,7 +72,8 @@ public final class TCPListener: @unchecked Sendable {
     private var resourceFailures = 0
     private var acceptedCount = 0
 
-    private init(fd: Int32, loop: EventLoop, address: SocketAddress, options: Options, socketFile: String?) {
+    /// Adopts a bound, listening socket (see `bind(to:on:options:)`).
+    init(fd: Int32, loop: EventLoop, address: SocketAddress, options: Options, socketFile: String?) {
         self.fd = fd
         self.eventLoop = loop
         self.localAddress = address
@@ -102,61 +84,6 @@ public final class TCPListener: @unchecked Sendable {
 
     deinit {
         if fd >= 0 { Socket.close(fd) }
-    }
-
-    // MARK: Binding
-
-    /// Binds and listens on `address`; accepting starts with `start(_:)` or
-    /// by iterating `connections`. Safe from any thread.
-    ///
-    /// A Unix domain path must not exist yet (remove a stale socket file
-    /// first); the listener removes the file it created when it closes.
-    /// - Throws: `IOError` from `socket`, `setsockopt`, `bind` (`.addressInUse`…)
-    ///   or `listen`.
-    public static func bind(to address: SocketAddress, on loop: EventLoop, options: Options = Options()) throws(IOError) -> TCPListener {
-        let fd = try Socket.open(family: address.addressFamily, type: Int32(SOCK_STREAM.rawValue))
-        do throws(IOError) {
-            if address.family != .unix {
-                if options.reuseAddress { try Socket.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt(SO_REUSEADDR)") }
-                if options.reusePort { try Socket.setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)") }
-            }
-            try Socket.bind(fd, to: address)
-            let socketFile = address.unixDomainSocketPath
-            do throws(IOError) {
-                try Socket.listen(fd, backlog: options.backlog)
-            } catch {
-                if let socketFile { unlink(socketFile) }
-                throw error
-            }
-            let bound = Socket.localAddress(fd) ?? address
-            return TCPListener(fd: fd, loop: loop, address: bound, options: options, socketFile: socketFile)
-        } catch {
-            Socket.close(fd)
-            throw error
-        }
-    }
-
-    /// Binds one listener per loop of `group` on the same address with
-    /// `SO_REUSEPORT`, so each loop accepts (and serves) its share of the
-    /// connections. With port 0, the first listener picks the port and the
-    /// others join it. Safe from any thread.
-    /// - Throws: `IOError`; listeners already bound are closed again.
-    public static func bind(to address: SocketAddress, on group: EventLoopGroup, options: Options = Options()) throws(IOError) -> [TCPListener] {
-        var options = options
-        options.reusePort = true
-        var listeners: [TCPListener] = []
-        var target = address
-        do throws(IOError) {
-            for loop in group.loops {
-                let listener = try bind(to: target, on: loop, options: options)
-                target = listener.localAddress
-                listeners.append(listener)
-            }
-        } catch {
-            for listener in listeners { listener.close() }
-            throw error
-        }
-        return listeners
     }
 
     // MARK: Accepting
