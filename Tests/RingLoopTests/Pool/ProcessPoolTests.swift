@@ -197,10 +197,12 @@ private func withPool(
             let pool = try ProcessPool(workerCount: 2, executable: workerExecutable, on: loop)
             let pids = pool.workerPIDs
             #expect(pids.count == 2)
-            let jobs = (1...4).map { n in Task { try await pool.run(TestJobs.sleep, 20 * n) } }
-            #expect(await waitUntil { pool.queuedCount == 2 })
+            let jobs = (1...4).map { n in Task { try await pool.run(TestJobs.sleep, 100 * n) } }
+            // Two running and two queued: all four submitted before the shutdown
+            // (two queued alone could be the first two, not yet taken by a worker).
+            #expect(await waitUntil { pool.busyWorkerCount == 2 && pool.queuedCount == 2 })
             await pool.shutdown()
-            for (n, job) in jobs.enumerated() { #expect(try await job.value == 20 * (n + 1)) }
+            for (n, job) in jobs.enumerated() { #expect(try await job.value == 100 * (n + 1)) }
             for pid in pids { #expect(!isUnreaped(pid)) }
             #expect(childProcesses().isDisjoint(with: pids))
             #expect(openFDCount() == fdsBefore)
