@@ -82,7 +82,7 @@ private func withPool(
     func workerKilledMidJobFailsThatJobOnlyAndThePoolServesTheNextThousand() async throws {
         try await withPool(workers: 2) { (pool: ProcessPool, _: EventLoop) async throws in
             let running = Task { try await pool.run(TestJobs.sleep, 30_000) }
-            #expect(await waitUntil { pool.busyWorkerCount == 1 })
+            #expect(await eventually { pool.busyWorkerCount == 1 })
             let busy = pool.workerPIDs
             // The idle worker answers a pid job; the other runs the sleep.
             let idle = try await pool.run(TestJobs.pid, 0)
@@ -141,9 +141,9 @@ private func withPool(
         let marker = directory.appendingPathComponent("marker").path
         try await withPool(workers: 1) { (pool: ProcessPool, _: EventLoop) async throws in
             let blocker = Task { try await pool.run(TestJobs.waitForFile, gate) }
-            #expect(await waitUntil { pool.busyWorkerCount == 1 })
+            #expect(await eventually { pool.busyWorkerCount == 1 })
             let queued = Task { try await pool.run(TestJobs.touch, marker) }
-            #expect(await waitUntil { pool.queuedCount == 1 })
+            #expect(await eventually { pool.queuedCount == 1 })
             queued.cancel()
             await #expect(throws: CancellationError.self) { try await queued.value }
             _ = FileManager.default.createFile(atPath: gate, contents: nil)
@@ -159,7 +159,7 @@ private func withPool(
         try await withPool(workers: 1) { (pool: ProcessPool, _: EventLoop) async throws in
             let first = try await pool.run(TestJobs.pid, 0)
             let running = Task { try await pool.run(TestJobs.sleep, 30_000) }
-            #expect(await waitUntil { pool.busyWorkerCount == 1 })
+            #expect(await eventually { pool.busyWorkerCount == 1 })
             running.cancel()
             await #expect(throws: CancellationError.self) { try await running.value }
             #expect(!isUnreaped(first))
@@ -175,12 +175,12 @@ private func withPool(
         let gate = directory.appendingPathComponent("gate").path
         try await withPool(workers: 1, queueCapacity: 2) { (pool: ProcessPool, _: EventLoop) async throws in
             let blocker = Task { try await pool.run(TestJobs.waitForFile, gate) }
-            #expect(await waitUntil { pool.busyWorkerCount == 1 })
+            #expect(await eventually { pool.busyWorkerCount == 1 })
             let queued = (1...2).map { n in Task { try await pool.run(TestJobs.square, n) } }
-            #expect(await waitUntil { pool.queuedCount == 2 })
+            #expect(await eventually { pool.queuedCount == 2 })
             let waiting = Task { try await pool.run(TestJobs.square, 3) }
             // The third submitter waits for room, its job not queued.
-            #expect(await waitUntil { pool.queue.waiterCount == 1 })
+            #expect(await eventually { pool.queue.waiterCount == 1 })
             #expect(pool.queuedCount == 2)
             _ = FileManager.default.createFile(atPath: gate, contents: nil)
             #expect(try await blocker.value)
@@ -200,7 +200,7 @@ private func withPool(
             let jobs = (1...4).map { n in Task { try await pool.run(TestJobs.sleep, 100 * n) } }
             // Two running and two queued: all four submitted before the shutdown
             // (two queued alone could be the first two, not yet taken by a worker).
-            #expect(await waitUntil { pool.busyWorkerCount == 2 && pool.queuedCount == 2 })
+            #expect(await eventually { pool.busyWorkerCount == 2 && pool.queuedCount == 2 })
             await pool.shutdown()
             for (n, job) in jobs.enumerated() { #expect(try await job.value == 100 * (n + 1)) }
             for pid in pids { #expect(!isUnreaped(pid)) }
@@ -217,9 +217,9 @@ private func withPool(
             let pool = try ProcessPool(workerCount: 1, queueCapacity: 4, executable: workerExecutable, on: loop)
             let pids = pool.workerPIDs
             let running = Task { try await pool.run(TestJobs.sleep, 30_000) }
-            #expect(await waitUntil { pool.busyWorkerCount == 1 })
+            #expect(await eventually { pool.busyWorkerCount == 1 })
             let queued = Task { try await pool.run(TestJobs.square, 2) }
-            #expect(await waitUntil { pool.queuedCount == 1 })
+            #expect(await eventually { pool.queuedCount == 1 })
             await pool.shutdown(cancellingPending: true)
             await #expect(throws: RingLoopError.shutDown) { try await running.value }
             await #expect(throws: RingLoopError.shutDown) { try await queued.value }

@@ -18,14 +18,14 @@ import Testing
             do {
                 var signals = loop.signals([.terminate, .userDefinedOne]).makeAsyncIterator()
                 let thread = try await loopThreadID(loop)
-                #expect(try await waitUntil { try await inFlight(loop) == 1 }, "the signalfd poll is armed")
+                #expect(try await eventually { try await inFlight(loop) == 1 }, "the signalfd poll is armed")
                 #expect(ProcessCalls.tgkill(thread: thread, SIGTERM) == 0)
                 #expect(try await signals.next() == .terminate)
                 #expect(ProcessCalls.tgkill(thread: thread, SIGUSR1) == 0)
                 #expect(try await signals.next() == .userDefinedOne)
             }
             // The sequence is gone: no subscriber, so the poll is cancelled.
-            #expect(try await waitUntil { try await inFlight(loop) == 0 })
+            #expect(try await eventually { try await inFlight(loop) == 0 })
         }
     }
 
@@ -39,14 +39,14 @@ import Testing
                 received.with { $0.append(signal) }
             }
             let thread = try await loopThreadID(loop)
-            #expect(try await waitUntil { try await inFlight(loop) == 1 })
+            #expect(try await eventually { try await inFlight(loop) == 1 })
             #expect(ProcessCalls.tgkill(thread: thread, SIGUSR2) == 0)
             #expect(await eventually { received.get.count == 1 })
             #expect(ProcessCalls.tgkill(thread: thread, SIGUSR2) == 0)
             #expect(await eventually { received.get.count == 2 })
             #expect(onLoop.get)
             subscription.cancel()
-            #expect(try await waitUntil { try await inFlight(loop) == 0 })
+            #expect(try await eventually { try await inFlight(loop) == 0 })
         }
     }
 
@@ -56,11 +56,11 @@ import Testing
             let shutdowns = Box(0)
             let waiter = Task { try await loop.waitForSignal { _ in shutdowns.with { $0 += 1 } } }
             let thread = try await loopThreadID(loop)
-            #expect(try await waitUntil { try await inFlight(loop) == 1 })
+            #expect(try await eventually { try await inFlight(loop) == 1 })
             #expect(ProcessCalls.tgkill(thread: thread, SIGINT) == 0)
             #expect(try await waiter.value == .interrupt)
             #expect(shutdowns.get == 1)
-            #expect(try await waitUntil { try await inFlight(loop) == 0 })
+            #expect(try await eventually { try await inFlight(loop) == 0 })
         }
     }
 
@@ -68,7 +68,7 @@ import Testing
     func nextSignalFailsWhenTheLoopShutsDownFirst() async throws {
         let loop = try EventLoop.spawn()
         let next = loop.nextSignal([.terminalClosed])
-        #expect(try await waitUntil { try await inFlight(loop) == 1 })
+        #expect(try await eventually { try await inFlight(loop) == 1 })
         await loop.shutdownGracefully()
         await #expect(throws: RingLoopError.shutDown) { try await next.get() }
     }

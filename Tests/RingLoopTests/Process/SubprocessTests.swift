@@ -50,7 +50,7 @@ import Testing
         try await withLoop { loop in
             let child = try Subprocess.spawn(.name("sleep"), arguments: ["30"], on: loop)
             let waiter = Task { try await child.wait() }
-            #expect(try await waitUntil { try await loop.submit { child.monitor.waiterCount }.get() == 1 })
+            #expect(try await eventually { try await loop.submit { child.monitor.waiterCount }.get() == 1 })
             waiter.cancel()
             await #expect(throws: CancellationError.self) { try await waiter.value }
             #expect(try await child.wait() == .signaled(.kill))
@@ -63,7 +63,7 @@ import Testing
         try await withLoop { loop in
             let child = try Subprocess.spawn(.name("sleep"), arguments: ["30"], on: loop)
             let waiter = Task { try await child.wait(killOnCancel: false) }
-            #expect(try await waitUntil { try await loop.submit { child.monitor.waiterCount }.get() == 1 })
+            #expect(try await eventually { try await loop.submit { child.monitor.waiterCount }.get() == 1 })
             waiter.cancel()
             await #expect(throws: CancellationError.self) { try await waiter.value }
             #expect(child.terminationStatus == nil)
@@ -138,7 +138,7 @@ import Testing
             await #expect(throws: SubprocessError.outputLimitExceeded(stream: "standardOutput", limit: 1000)) {
                 try await Subprocess.run(.name("yes"), outputLimit: 1000, on: loop)
             }
-            #expect(try await waitUntil { try await inFlight(loop) == 0 }, "the child was killed and reaped")
+            #expect(try await eventually { try await inFlight(loop) == 0 }, "the child was killed and reaped")
         }
     }
 

@@ -31,7 +31,7 @@ struct UDPTests {
             let a = try UDPSocket.bind(to: .loopbackIPv4(port: 0), on: loop)
             let b = try UDPSocket.bind(to: .loopbackIPv4(port: 0), on: loop)
             let receivers = (0..<32).map { _ in Task(executorPreference: loop) { try await b.receive() } }
-            #expect(try await waitUntil { try await inFlight(loop) == 32 })
+            #expect(try await eventually { try await inFlight(loop) == 32 })
             for i in 0..<32 { try await a.send([UInt8(i)], to: b.localAddress) }
             var seen: Set<UInt8> = []
             for receiver in receivers { seen.insert(try await receiver.value.bytes[0]) }
@@ -61,13 +61,13 @@ struct UDPTests {
             let b = try UDPSocket.bind(to: .loopbackIPv4(port: 0), on: loop)
             for round in 0..<100 {
                 let receiver = Task(executorPreference: loop) { try await b.receive() }
-                #expect(try await waitUntil { try await inFlight(loop) == 1 })
+                #expect(try await eventually { try await inFlight(loop) == 1 })
                 // Race the datagram against the cancel: whichever wins, the
                 // datagram reaches exactly one receive.
                 try await a.send([UInt8(round)], to: b.localAddress)
                 receiver.cancel()
                 let first = try? await receiver.value
-                #expect(try await waitUntil { try await inFlight(loop) == 0 })
+                #expect(try await eventually { try await inFlight(loop) == 0 })
                 if first == nil {
                     let next = try await b.receive()
                     #expect(next.bytes == [UInt8(round)])
@@ -84,7 +84,7 @@ struct UDPTests {
         try await withSocketLoop { loop in
             let socket = try UDPSocket.bind(to: .loopbackIPv4(port: 0), on: loop)
             let receivers = (0..<4).map { _ in Task { try await socket.receive() } }
-            #expect(try await waitUntil { try await inFlight(loop) == 4 })
+            #expect(try await eventually { try await inFlight(loop) == 4 })
             await socket.close()
             for receiver in receivers {
                 await #expect(throws: RingLoopError.closed(operation: "receive")) { _ = try await receiver.value }

@@ -132,7 +132,7 @@ import Testing
         try await withLoop { loop in
             let (readEnd, writeEnd) = try ByteStream.makePipe(on: loop)
             let reader = Task { try await readEnd.read(upTo: 100) }
-            #expect(try await waitUntil { try await inFlight(loop) == 1 })
+            #expect(try await eventually { try await inFlight(loop) == 1 })
             reader.cancel()
             await #expect(throws: CancellationError.self) { try await reader.value }
             #expect(try await inFlight(loop) == 0)
@@ -149,7 +149,7 @@ import Testing
             let (readEnd, writeEnd) = try ByteStream.makePipe(on: loop)
             let size = 1 << 20   // more than the pipe holds (64 KiB by default)
             let writer = Task { try await writeEnd.write([UInt8](repeating: 7, count: size)) }
-            #expect(try await waitUntil { try await inFlight(loop) == 1 })
+            #expect(try await eventually { try await inFlight(loop) == 1 })
             writer.cancel()
             do {
                 try await writer.value
@@ -171,7 +171,7 @@ import Testing
         try await withLoop { loop in
             let (readEnd, writeEnd) = try ByteStream.makePipe(on: loop)
             let reader = Task { try await readEnd.read(upTo: 100) }
-            #expect(try await waitUntil { try await inFlight(loop) == 1 })
+            #expect(try await eventually { try await inFlight(loop) == 1 })
             readEnd.close()
             await #expect(throws: IOError("read", .badFileDescriptor)) { try await reader.value }
             await #expect(throws: IOError("read", .badFileDescriptor)) { try await readEnd.read(upTo: 1) }
@@ -201,7 +201,7 @@ import Testing
             let readEnd = ByteStream(adopting: FileDescriptor(rawValue: fds[0]), on: loop)
             let writeEnd = ByteStream(adopting: FileDescriptor(rawValue: fds[1]), on: loop)
             let reader = Task { try await readEnd.read(upTo: 100) }
-            #expect(try await waitUntil { try await inFlight(loop) == 1 })
+            #expect(try await eventually { try await inFlight(loop) == 1 })
             try await writeEnd.write(Array("ready".utf8))
             #expect(try await reader.value == Array("ready".utf8))
             writeEnd.close()

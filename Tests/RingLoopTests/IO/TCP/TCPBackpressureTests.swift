@@ -59,12 +59,12 @@ struct TCPBackpressureTests {
 
             // Read-ahead fills up to its limit, then receiving stops, TCP flow
             // control pushes back and the writer stalls.
-            let stopped = try await waitUntil(timeout: .seconds(10)) {
+            let stopped = try await eventually(timeout: .seconds(10)) {
                 try await loop.submit { !server.isReceiving && server.bufferedInboundBytes >= TCPConnection.readAheadLimit / 2 }.get()
             }
             #expect(stopped)
             var stalledAt = progress.get
-            #expect(try await waitUntil(timeout: .seconds(10)) {
+            #expect(try await eventually(timeout: .seconds(10)) {
                 try await Task.sleep(for: .milliseconds(200))
                 defer { stalledAt = progress.get }
                 return progress.get == stalledAt
@@ -106,7 +106,7 @@ struct TCPBackpressureTests {
                 connection.setHandler(EchoHandler())
             }
             let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
-            #expect(await waitUntil { stats.accepted == 1 })
+            #expect(await eventually { stats.accepted == 1 })
             let server = stats.connections[0]
             let total = 48 << 20
             let progress = Box(0)
@@ -114,7 +114,7 @@ struct TCPBackpressureTests {
             // Nobody reads the echoes: the server's send queue fills to its
             // high watermark, it pauses reading, and the client stalls.
             var stalledAt = -1
-            #expect(try await waitUntil(timeout: .seconds(10)) {
+            #expect(try await eventually(timeout: .seconds(10)) {
                 try await Task.sleep(for: .milliseconds(200))
                 defer { stalledAt = progress.get }
                 return progress.get == stalledAt
@@ -155,14 +155,14 @@ struct TCPBackpressureTests {
             let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
             let message = pattern(2 << 20, seed: 8)
             let write: Future<Void> = client.write(message)
-            #expect(await waitUntil { handler.count > 0 })
+            #expect(await eventually { handler.count > 0 })
             let server = stats.connections[0]
-            #expect(try await waitUntil { try await loop.submit { !server.isReceiving }.get() })
+            #expect(try await eventually { try await loop.submit { !server.isReceiving }.get() })
             let whilePaused = handler.count
             try await Task.sleep(for: .milliseconds(100))
             #expect(handler.count == whilePaused, "a paused handler gets nothing")
             // Resume repeatedly until everything arrived.
-            #expect(try await waitUntil(timeout: .seconds(10)) {
+            #expect(try await eventually(timeout: .seconds(10)) {
                 try await loop.submit { server.resumeReading() }.get()
                 return handler.count == message.count
             })
@@ -210,7 +210,7 @@ struct TCPBackpressureTests {
                 #expect(rc == 0)
             }
             // Accepting fails with EMFILE; the listener backs off…
-            #expect(try await waitUntil { try await loop.submit { listener.resourceFailureCount }.get() > 0 })
+            #expect(try await eventually { try await loop.submit { listener.resourceFailureCount }.get() > 0 })
             #expect(stats.accepted == 1)
             // …and the connection it already has is still served.
             try await existing.write([4, 5, 6])
@@ -218,7 +218,7 @@ struct TCPBackpressureTests {
 
             // Descriptors come back: the waiting clients get accepted and served.
             for fd in fillers { close(fd) }
-            #expect(await waitUntil { stats.accepted == 4 })
+            #expect(await eventually { stats.accepted == 4 })
             for fd in pending {
                 let connection = TCPConnection(taking: FileDescriptor(rawValue: fd), on: loop)
                 try await connection.write([7, 8, 9])

@@ -20,9 +20,9 @@ struct TCPCancellationTests {
             let b = [UInt8](repeating: 0xBB, count: 1000)
             let c = pattern(5000, seed: 3)
             let writeA = Task(executorPreference: loop) { try await client.write(a) }
-            #expect(try await waitUntil { try await loop.submit { client.pendingWriteBytes > 0 }.get() })
+            #expect(try await eventually { try await loop.submit { client.pendingWriteBytes > 0 }.get() })
             let writeB = Task(executorPreference: loop) { try await client.write(b) }
-            #expect(try await waitUntil { try await loop.submit { client.pendingWriteBytes > a.count / 2 + b.count }.get() })
+            #expect(try await eventually { try await loop.submit { client.pendingWriteBytes > a.count / 2 + b.count }.get() })
             writeB.cancel()
             await #expect(throws: CancellationError.self) { try await writeB.value }
             let writeC = Task(executorPreference: loop) { try await client.write(c) }
@@ -44,7 +44,7 @@ struct TCPCancellationTests {
             let big = pattern(64 << 20, seed: 2)
             let write = Task(executorPreference: loop) { try await client.write(big) }
             // Wait until part of it is in the socket and the rest waits in the kernel.
-            #expect(try await waitUntil {
+            #expect(try await eventually {
                 try await loop.submit { (1..<big.count).contains(client.pendingWriteBytes) }.get()
             })
             write.cancel()
@@ -59,7 +59,7 @@ struct TCPCancellationTests {
             }
             #expect(sent > 0 && sent < big.count)
             // Only the listener's accept is left in flight.
-            #expect(try await waitUntil { try await inFlight(loop) == 1 })
+            #expect(try await eventually { try await inFlight(loop) == 1 })
             // The stream has a hole now: later writes fail instead of corrupting it.
             await #expect(throws: RingLoopError.writeCancelledMidway(operation: "send")) { try await client.write([1]) }
             // What went out is exactly the prefix the error reported.
@@ -77,10 +77,10 @@ struct TCPCancellationTests {
             let (listener, client, server) = try await pair(loop)
             for round in 0..<50 {
                 let read = Task(executorPreference: loop) { try await server.read() }
-                #expect(try await waitUntil { try await loop.submit { server.hasPendingRead && server.isReceiving }.get() })
+                #expect(try await eventually { try await loop.submit { server.hasPendingRead && server.isReceiving }.get() })
                 read.cancel()
                 await #expect(throws: CancellationError.self) { _ = try await read.value }
-                #expect(try await waitUntil { try await loop.submit { !server.isReceiving }.get() })
+                #expect(try await eventually { try await loop.submit { !server.isReceiving }.get() })
                 let message = pattern(100 + round, seed: UInt8(round))
                 try await client.write(message)
                 #expect(try await readExactly(message.count, from: server) == message)
@@ -95,7 +95,7 @@ struct TCPCancellationTests {
         try await withSocketLoop { loop in
             let listener = try TCPListener.bind(to: .loopbackIPv4(port: 0), on: loop)
             let accepting = Task { try await listener.accept() }
-            #expect(try await waitUntil { try await inFlight(loop) == 1 })
+            #expect(try await eventually { try await inFlight(loop) == 1 })
             accepting.cancel()
             await #expect(throws: CancellationError.self) { _ = try await accepting.value }
             let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)

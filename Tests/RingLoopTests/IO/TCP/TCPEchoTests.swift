@@ -16,7 +16,7 @@ struct TCPEchoTests {
             #expect(echoed == message)
             await client.close()
             await listener.close()
-            #expect(await waitUntil { stats.closed == 1 })
+            #expect(await eventually { stats.closed == 1 })
         }
     }
 }
@@ -90,10 +90,10 @@ extension TCPEchoTests {
                 connection.setHandler(collector)
                 return connection.write(message).map { connection }
             }.get()
-            #expect(await waitUntil { collector.snapshot.0.count == message.count })
+            #expect(await eventually { collector.snapshot.0.count == message.count })
             #expect(collector.snapshot.0 == message)
             try await client.shutdownOutput().get()
-            #expect(await waitUntil { collector.snapshot.1 })
+            #expect(await eventually { collector.snapshot.1 })
             try await client.closeFuture.get()
             await listener.close()
             try await server.value
@@ -126,7 +126,7 @@ extension TCPEchoTests {
             var options = TCPConnection.Options()
             options.keepAlive = .init(idle: .seconds(30), interval: .seconds(5), count: 4)
             let client = try await TCPConnection.connect(to: listener.localAddress, on: loop, options: options)
-            #expect(await waitUntil { stats.accepted == 1 })
+            #expect(await eventually { stats.accepted == 1 })
             let server = stats.connections[0]
             #expect(client.remoteAddress == listener.localAddress)
             #expect(server.remoteAddress == client.localAddress)

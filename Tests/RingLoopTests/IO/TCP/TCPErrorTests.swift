@@ -63,7 +63,7 @@ struct TCPErrorTests {
                 fillers.append(c)
             }
             let attempt = Task { try await TCPConnection.connect(to: listener.localAddress, on: loop) }
-            #expect(try await waitUntil { try await inFlight(loop) == 1 })
+            #expect(try await eventually { try await inFlight(loop) == 1 })
             attempt.cancel()
             await #expect(throws: CancellationError.self) { _ = try await attempt.value }
             for filler in fillers { await filler.close() }
@@ -122,13 +122,13 @@ struct TCPErrorTests {
                 connection.setHandler(recorders[i])
             }
             let polite = try await TCPConnection.connect(to: listener.localAddress, on: loop)
-            #expect(await waitUntil { index.get == 1 })
+            #expect(await eventually { index.get == 1 })
             await polite.close()
-            #expect(await waitUntil { recorders[0].snapshot == ["eof", "closed"] })
+            #expect(await eventually { recorders[0].snapshot == ["eof", "closed"] })
             let rude = try await TCPConnection.connect(to: listener.localAddress, on: loop)
-            #expect(await waitUntil { index.get == 2 })
+            #expect(await eventually { index.get == 2 })
             try await rude.abort().get()
-            #expect(await waitUntil { recorders[1].snapshot == ["reset", "closed"] })
+            #expect(await eventually { recorders[1].snapshot == ["reset", "closed"] })
             await listener.close()
         }
     }
@@ -166,7 +166,7 @@ struct TCPErrorTests {
             let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
             guard let server = try await listener.accept() else { Issue.record("no connection"); return }
             let reader = Task { try await client.read() }
-            #expect(try await waitUntil { try await loop.submit { client.isReceiving }.get() })
+            #expect(try await eventually { try await loop.submit { client.isReceiving }.get() })
             await client.close()
             await #expect(throws: RingLoopError.closed(operation: "read")) { _ = try await reader.value }
             await #expect(throws: RingLoopError.closed(operation: "write")) { try await client.write([1, 2, 3]) }
@@ -185,7 +185,7 @@ struct TCPErrorTests {
             let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
             guard let server = try await listener.accept() else { Issue.record("no connection"); return }
             let reader = Task { try await client.read() }
-            #expect(try await waitUntil { try await loop.submit { client.hasPendingRead }.get() })
+            #expect(try await eventually { try await loop.submit { client.hasPendingRead }.get() })
             await #expect(throws: RingLoopError.alreadyConsumed(operation: "read")) { _ = try await client.read() }
             // The refusal took nothing from the first reader.
             try await server.write([7])
@@ -222,7 +222,7 @@ struct TCPErrorTests {
         try await client.write([1, 2, 3])
         #expect(try await readExactly(3, from: client) == [1, 2, 3])
         let reader = Task { try await client.read() }
-        #expect(try await waitUntil { try await loop.submit { client.isReceiving }.get() })
+        #expect(try await eventually { try await loop.submit { client.isReceiving }.get() })
         await loop.shutdownGracefully()
         await #expect(throws: RingLoopError.shutDown) { _ = try await reader.value }
         try await client.closeFuture.get()

@@ -56,7 +56,7 @@ struct TCPLifetimeTests {
                 for _ in 0..<8 { burst.withUnsafeBytes { client.write(copying: $0) } }
             }.get()
             _ = try await readExactly(8 * burst.count, from: server)
-            #expect(try await waitUntil { try await loop.submit { client.pendingWriteBytes == 0 }.get() })
+            #expect(try await eventually { try await loop.submit { client.pendingWriteBytes == 0 }.get() })
             let capacity = try await loop.submit { client.stagingCapacity }.get()
             #expect(capacity <= StagingBuffer.minimumCapacity, "kept \(capacity) bytes of staging after the burst")
             await client.close()
@@ -124,7 +124,7 @@ struct TCPLifetimeTests {
         let (listener, client, server) = try await pair(loop)
         // More than the kernel's buffers hold: the send never finishes.
         let write = client.write(pattern(64 << 20)) as Future<Void>
-        #expect(try await waitUntil { try await loop.submit { client.pendingWriteBytes > 0 }.get() })
+        #expect(try await eventually { try await loop.submit { client.pendingWriteBytes > 0 }.get() })
         let closing = client.close(afterPendingWrites: true, timeout: .milliseconds(300)) as Future<Void>
         var closed = false
         for _ in 0..<500 where !closed {
@@ -148,7 +148,7 @@ struct TCPLifetimeTests {
     private func abortDuringFlush(_ loop: EventLoop) async throws {
         let (listener, client, server) = try await pair(loop)
         let write = client.write(pattern(64 << 20)) as Future<Void>
-        #expect(try await waitUntil { try await loop.submit { client.pendingWriteBytes > 0 }.get() })
+        #expect(try await eventually { try await loop.submit { client.pendingWriteBytes > 0 }.get() })
         let closing = client.close(afterPendingWrites: true, timeout: .seconds(60)) as Future<Void>
         client.abort()
         var closed = false

@@ -52,7 +52,7 @@ struct TCPScaleTests {
             #expect(client.readLine() == "CONNECTED \(count)")
             // Every connection is open at once on the server's one loop: one
             // multishot receive armed per connection, plus the accept.
-            #expect(await waitUntil(timeout: .seconds(10)) { stats.accepted == count })
+            #expect(await eventually(timeout: .seconds(10)) { stats.accepted == count })
             // The client sends nothing until told, so no send is in flight here.
             #expect(try await inFlight(loop) == count + 1)
             client.send("ECHO")
@@ -60,7 +60,7 @@ struct TCPScaleTests {
             #expect(stats.closed == 0)
             client.closeInput()
             #expect(client.wait() == 0)
-            #expect(await waitUntil(timeout: .seconds(15)) { stats.closed == count })
+            #expect(await eventually(timeout: .seconds(15)) { stats.closed == count })
             await listener.close()
         }
     }
@@ -110,7 +110,7 @@ struct TCPScaleTests {
             let clients = try await windowed(pairs, width: 256, on: loop) { _ in
                 try await TCPConnection.connect(to: address, on: loop)
             }
-            #expect(await waitUntil(timeout: .seconds(10)) { stats.accepted == pairs })
+            #expect(await eventually(timeout: .seconds(10)) { stats.accepted == pairs })
             await listener.close()
             // Pair each client with its server side by address.
             let servers = Dictionary(uniqueKeysWithValues: stats.connections.compactMap { c in c.remoteAddress.map { ($0, c) } })
@@ -123,7 +123,7 @@ struct TCPScaleTests {
             try #require(made.count == 2 * pairs)
             let ends = made
             let readers = ends.map { end in Task(executorPreference: loop) { try await end.read() } }
-            #expect(try await waitUntil(timeout: .seconds(15)) { try await inFlight(loop) == 2 * pairs })
+            #expect(try await eventually(timeout: .seconds(15)) { try await inFlight(loop) == 2 * pairs })
             for reader in readers { reader.cancel() }
             var cancelled = 0
             for reader in readers {
@@ -131,7 +131,7 @@ struct TCPScaleTests {
             }
             #expect(cancelled == 2 * pairs)
             // Every kernel receive has ended: nothing in flight, no buffer held.
-            #expect(try await waitUntil(timeout: .seconds(10)) { try await inFlight(loop) == 0 })
+            #expect(try await eventually(timeout: .seconds(10)) { try await inFlight(loop) == 0 })
             #expect(try await loop.submit { SocketResources.on(loop)?.lentBuffers ?? -1 }.get() == 0)
             // Nothing was lost: each end still reads what its peer sends.
             let intact = try await windowed(pairs, width: 500, on: loop) { i in

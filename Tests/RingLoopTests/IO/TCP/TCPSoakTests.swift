@@ -81,10 +81,10 @@ struct TCPSoakTests {
         print("TCP soak: \(tally.summary)")
 
         await listener.close()
-        let closed = await waitUntil(timeout: .seconds(20)) { open.value == 0 }
+        let closed = await eventually(timeout: .seconds(20)) { open.value == 0 }
         #expect(closed, "server connections still open: \(open.value)")
-        let drained = try await waitUntil { try await inFlight(server) == 0 }
-        let clientDrained = try await waitUntil { try await inFlight(client) == 0 }
+        let drained = try await eventually { try await inFlight(server) == 0 }
+        let clientDrained = try await eventually { try await inFlight(client) == 0 }
         #expect(drained && clientDrained, "operations still in flight")
         await client.shutdownGracefully()
         await server.shutdownGracefully()

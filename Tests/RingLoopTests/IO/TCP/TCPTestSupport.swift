@@ -73,15 +73,6 @@ func inFlight(_ loop: EventLoop) async throws -> Int {
     try await loop.submit { loop.inFlightOperations }.get()
 }
 
-/// Polls an async condition until it holds or `timeout` passes.
-func waitUntil(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = Deadline.now() + timeout
-    while Deadline.now() < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(2))
-    }
-    return try await condition()
-}
 
 /// Runs `body` with a fresh loop; afterwards checks that the loop has no
 /// operation in flight and that no descriptor leaked (the loop's own are
@@ -96,7 +87,7 @@ func withSocketLoop<T>(_ body: (EventLoop) async throws -> T) async throws -> T 
         await loop.shutdownGracefully()
         throw error
     }
-    let drained = try await waitUntil { try await inFlight(loop) == 0 }
+    let drained = try await eventually { try await inFlight(loop) == 0 }
     let left = try await inFlight(loop)
     #expect(drained, "operations still in flight: \(left)")
     let buffersBack = try await loop.submit { SocketResources.on(loop)?.lentBuffers ?? 0 }.get()
