@@ -398,12 +398,3 @@ public final class EventLoop: @unchecked Sendable {
     /// Whether the loop has completely shut down.
     public var isShutDown: Bool { lock.withLock { shutDownComplete } }
 }
-
-extension EventLoop: CustomStringConvertible {
-    public var description: String { "EventLoop(\(name))" }
-}
-
-extension EventLoop: Hashable {
-    public static func == (lhs: EventLoop, rhs: EventLoop) -> Bool { lhs === rhs }
-    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
-}
