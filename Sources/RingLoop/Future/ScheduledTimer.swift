@@ -129,8 +129,8 @@ import Synchronization
     /// The outcome kept by `markCompleted`; only once `state` is completed.
     private func keptOutcome() -> Result<T, any Error> {
         if let failure { return .failure(failure) }
-        // `markCompleted` kept either an error or a `T` (its only writer takes
-        // a `Result<T, any Error>`), so this cast cannot fail.
+        // `markCompleted` is private and its one value-keeping call passes the
+        // `T` the timer's body returned, so this cast cannot fail.
         return .success(value as! T)
     }
 
