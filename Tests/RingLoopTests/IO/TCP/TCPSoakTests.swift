@@ -59,7 +59,7 @@ struct TCPSoakTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<Self.workers {
                 group.addTask(executorPreference: client) {
-                    var random = SplitMix64(seed: seed &+ UInt64(worker) &* 0x9E37_79B9_7F4A_7C15)
+                    var random = SeededGenerator(seed: seed &+ UInt64(worker) &* 0x9E37_79B9_7F4A_7C15)
                     while ContinuousClock.now < end {
                         let scenario = Scenario.allCases[Int(random.next() % UInt64(Scenario.allCases.count))]
                         do {
@@ -109,7 +109,7 @@ private enum Scenario: CaseIterable {
     /// Sends up to 1 MiB while reading the echo slowly (backpressure).
     case slowReader
 
-    func run(against address: SocketAddress, on loop: EventLoop, random: inout SplitMix64) async throws {
+    func run(against address: SocketAddress, on loop: EventLoop, random: inout SeededGenerator) async throws {
         let connection = try await TCPConnection.connect(to: address, on: loop)
         switch self {
         case .echo:
@@ -164,19 +164,6 @@ private enum Scenario: CaseIterable {
 private struct SoakFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// A small deterministic generator (SplitMix64): the same seed, the same run.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// Resident set size of this process, from /proc/self/statm.
