@@ -121,7 +121,7 @@ private func withPool(
     func jobPastItsDeadlineKillsAndReplacesItsWorker() async throws {
         try await withPool(workers: 1) { (pool: ProcessPool, _: EventLoop) async throws in
             let first = try await pool.run(TestJobs.pid, 0)
-            await #expect(throws: ProcessPoolError.timedOut(job: "sleep", after: .milliseconds(100))) {
+            await #expect(throws: RingLoopError.timedOut(operation: "ProcessPool.run(sleep)")) {
                 try await pool.run(TestJobs.sleep, 30_000, timeout: .milliseconds(100))
             }
             #expect(!isUnreaped(first))

@@ -30,7 +30,8 @@ import SystemPackage
 /// worker fails with `ProcessPoolError.remote` (its message); a worker that
 /// dies mid-job (abort, `kill -9`, `exit`) fails that job with
 /// `.workerDied` (exit code or signal) and is replaced; a job past its
-/// `timeout` has its worker killed and replaced and fails with `.timedOut`.
+/// `timeout` has its worker killed and replaced and fails with
+/// `RingLoopError.timedOut(operation: "ProcessPool.run(<job>)")`.
 ///
 /// **Backpressure and cancellation.** At most `queueCapacity` jobs wait for
 /// a worker; `run` suspends while the queue is full. A caller cancelled while
@@ -118,8 +119,9 @@ public final class ProcessPool: Sendable {
     ///   - input: the job's input, encoded and sent to the worker.
     ///   - timeout: how long the job may run once a worker has it (nil: no
     ///     limit). Past it the worker is killed and replaced.
-    /// - Throws: `ProcessPoolError` (`.remote`, `.workerDied`, `.timedOut`,
-    ///   `.coding`); `CancellationError` (see the type's notes: a running job's
+    /// - Throws: `ProcessPoolError` (`.remote`, `.workerDied`, `.coding`);
+    ///   `RingLoopError.timedOut(operation: "ProcessPool.run(<job>)")` past
+    ///   `timeout`; `CancellationError` (see the type's notes: a running job's
     ///   worker is killed); `RingLoopError.shutDown` once the pool shuts down;
     ///   `SubprocessError`/`IOError` if a replacement worker cannot start.
     public func run<Input, Output>(_ job: Job<Input, Output>, _ input: Input, timeout: Duration? = nil) async throws -> Output {

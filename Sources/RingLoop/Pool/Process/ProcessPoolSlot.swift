@@ -128,7 +128,7 @@ final class ProcessPoolSlot: @unchecked Sendable {
         let status = await worker.reap()
         let error: any Error
         switch worker.killReason {
-        case .timedOut?: error = ProcessPoolError.timedOut(job: job.name, after: job.timeout ?? .zero)
+        case .timedOut?: error = RingLoopError.timedOut(operation: "ProcessPool.run(\(job.name))")
         case .cancelled?: error = CancellationError()
         case .shutDown?: error = RingLoopError.shutDown
         case nil:
