@@ -49,6 +49,13 @@ import Glibc
 /// the byte stream has a hole), `CancellationError` if none did. Buffers stay
 /// owned by the connection until the kernel's final completion.
 ///
+/// **Deadlines.** `read`, `write` and `connect` take `timeout:` or
+/// `deadline:`. A deadline stops the operation exactly as cancellation
+/// does, and the error says `RingLoopError.timedOut(operation:)` where
+/// cancellation would say `CancellationError` (a `PartialWriteError`'s
+/// reason too): a timed-out read took nothing, a timed-out write sent
+/// nothing or says how much it sent.
+///
 /// **Closing.** `close()` cancels what is in flight, fails writes not yet
 /// sent with `RingLoopError.closed`, and releases the descriptor once the
 /// kernel has finished with it. Reads then throw `RingLoopError.closed`.
