@@ -86,6 +86,43 @@ extension TCPConnection {
         try await write(contentsOf: chunks, deadline: .now() + timeout)
     }
 
+    /// `write(_:deadline:)` for callback code: Python's `sendall` on a socket
+    /// with `settimeout`, for a `Future`. Safe from any thread.
+    ///
+    /// The deadline stops the write exactly as it stops the async form: the
+    /// future fails with `RingLoopError.timedOut(operation: "write")` if the
+    /// kernel took none of the bytes (none will be sent; the connection stays
+    /// usable), or with `PartialWriteError` (reason `.timedOut`) if it took
+    /// part of them (the output then breaks). A write the kernel took whole
+    /// before the deadline succeeds.
+    @discardableResult
+    public func write(_ bytes: [UInt8], deadline: Deadline) -> Future<Void> {
+        eventLoop.futureOperation(deadline: deadline, operation: "write") { (waiter: AsyncWaiter<Void>) in
+            self.enqueue(.bytes(bytes), count: bytes.count, completion: .waiter(waiter))
+        }
+    }
+
+    /// `write(_:deadline:)` for callback code, taking at most `timeout`.
+    @discardableResult
+    public func write(_ bytes: [UInt8], timeout: Duration) -> Future<Void> {
+        write(bytes, deadline: .now() + timeout)
+    }
+
+    /// `write(contentsOf:deadline:)` for callback code; timing out is
+    /// reported as by `write(_:deadline:) -> Future<Void>`.
+    @discardableResult
+    public func write(contentsOf chunks: [[UInt8]], deadline: Deadline) -> Future<Void> {
+        eventLoop.futureOperation(deadline: deadline, operation: "write") { (waiter: AsyncWaiter<Void>) in
+            self.enqueue(chunks, completion: .waiter(waiter))
+        }
+    }
+
+    /// `write(contentsOf:deadline:)` for callback code, taking at most `timeout`.
+    @discardableResult
+    public func write(contentsOf chunks: [[UInt8]], timeout: Duration) -> Future<Void> {
+        write(contentsOf: chunks, deadline: .now() + timeout)
+    }
+
     /// Copies `bytes` into the connection's send queue and sends them, with no
     /// completion to allocate: the zero-allocation path for handlers. Loop
     /// thread only. A failure is reported to the handler's
