@@ -117,6 +117,55 @@ struct FutureIODeadlineTests {
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func readFuturesWithDeadlinesRacingTheWritesLoseNoByte() async throws {
+        try await withSocketLoop { loop in
+            let (listener, client, server) = try await pair(loop)
+            var got: [UInt8] = []
+            var timedOut = 0
+            for round in 0..<50 {
+                let written: Future<Void> = client.write([UInt8(round)])
+                let read: Future<[UInt8]?> = server.read(timeout: .microseconds(Int64(round) * 20))
+                do {
+                    if let chunk = try await value(of: read) { got += chunk }
+                } catch RingLoopError.timedOut {
+                    timedOut += 1
+                }
+                try await value(of: written)
+            }
+            while got.count < 50, let chunk = try await server.read(timeout: .seconds(10)) { got += chunk }
+            #expect(got == (0..<50).map { UInt8($0) }, "every byte, in order, once (\(timedOut) reads timed out)")
+            #expect(try await timers(loop) == 0)
+            await client.close()
+            await server.close()
+            await listener.close()
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aReadStartedFromATimedOutReadFuturesCallbackGetsTheNextBytes() async throws {
+        try await withSocketLoop { loop in
+            let (listener, client, server) = try await pair(loop)
+            // The callback runs on the loop right after the deadline stopped
+            // the first read: the second read must find the connection in a
+            // settled state and keep its receive armed.
+            let promise = loop.makePromise(of: [UInt8]?.self)
+            let first: Future<[UInt8]?> = server.read(timeout: .milliseconds(20))
+            first.whenFailure { _ in
+                let second: Future<[UInt8]?> = server.read(timeout: .seconds(10))
+                promise.completeWith(second)
+            }
+            #expect(try await eventually { try await loop.submit { server.hasPendingRead }.get() })
+            await #expect(throws: RingLoopError.timedOut(operation: "read")) { _ = try await value(of: first) }
+            try await client.write([5, 6])
+            #expect(try await value(of: promise.future) == [5, 6])
+            #expect(try await timers(loop) == 0)
+            await client.close()
+            await server.close()
+            await listener.close()
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func sendallFutureWithATimeoutToAPeerThatDoesNotReadReportsWhatWasSent() async throws {
         try await withSocketLoop { loop in
             let (listener, client, server) = try await pair(loop)
