@@ -34,6 +34,66 @@ struct FutureIODeadlineTests {
         return (listener, client, server)
     }
 
+    /// Every I/O wait's `Future` form takes a bound in the same two shapes
+    /// as its `async` twin (`timeout:` and `deadline:`). This test compiles
+    /// only while that holds; each call completes well within its bound.
+    @Test(.timeLimit(.minutes(1)))
+    func everyIOWaitsFutureFormTakesATimeoutOrADeadline() async throws {
+        try await withSocketLoop { loop in
+            let soon = Deadline.now() + .seconds(30)
+            let wait = Duration.seconds(30)
+            let listener = try TCPListener.bind(to: .loopbackIPv4(port: 0), on: loop)
+            let a = try await value(of: TCPConnection.connect(to: listener.localAddress, on: loop, deadline: soon))
+            let accepted: [Future<TCPConnection?>] = [listener.accept(timeout: wait)]
+            let server = try #require(try await value(of: accepted[0]))
+            let writes: [Future<Void>] = [
+                a.write([1], timeout: wait), a.write([2], deadline: soon),
+                a.write(contentsOf: [[3], [4]], timeout: wait), a.write(contentsOf: [[5]], deadline: soon),
+            ]
+            for write in writes { try await value(of: write) }
+            var got: [UInt8] = []
+            while got.count < 5 {
+                let read: Future<[UInt8]?> = got.count < 2 ? server.read(timeout: wait) : server.read(deadline: soon)
+                got += try #require(try await value(of: read))
+            }
+            #expect(got == [1, 2, 3, 4, 5])
+
+            let x = try UDPSocket.bind(to: .loopbackIPv4(port: 0), on: loop)
+            let sends: [Future<Void>] = [x.send([7], to: x.localAddress, timeout: wait), x.send([8], to: x.localAddress, deadline: soon)]
+            for send in sends { try await value(of: send) }
+            let first: Future<UDPSocket.Datagram> = x.receive(timeout: wait)
+            let second: Future<UDPSocket.Datagram> = x.receive(deadline: soon)
+            #expect(try await value(of: first).bytes == [7])
+            #expect(try await value(of: second).bytes == [8])
+
+            let (readEnd, writeEnd) = try ByteStream.makePipe(on: loop)
+            let streamWrites: [Future<Void>] = [
+                writeEnd.write([9], timeout: wait), writeEnd.write([10], deadline: soon),
+                writeEnd.write(FileBuffer([11]), timeout: wait), writeEnd.write(FileBuffer([12]), deadline: soon),
+            ]
+            for write in streamWrites { try await value(of: write) }
+            var streamed: [UInt8] = []
+            while streamed.count < 4 {
+                let read: Future<[UInt8]> = streamed.isEmpty ? readEnd.read(upTo: 4, timeout: wait) : readEnd.read(upTo: 4, deadline: soon)
+                streamed += try await value(of: read)
+            }
+            #expect(streamed == [9, 10, 11, 12])
+
+            let child = try Subprocess.spawn(.name("true"), on: loop)
+            let waited: Future<TerminationStatus> = child.wait(timeout: wait)
+            #expect(try await value(of: waited) == .exited(0))
+            let again: Future<TerminationStatus> = child.wait(deadline: soon)
+            #expect(try await value(of: again) == .exited(0))
+            #expect(try await timers(loop) == 0)
+
+            for connection in [a, server] { await connection.close() }
+            await x.close()
+            readEnd.close()
+            writeEnd.close()
+            await listener.close()
+        }
+    }
+
     // MARK: UDP
 
     @Test(.timeLimit(.minutes(1)))
