@@ -43,7 +43,8 @@ final class AsyncWaiter<Value: Sendable>: @unchecked Sendable {
     }
 
     private var state = State.idle
-    /// What the operation does when the task is cancelled while it waits.
+    /// What the operation does when the caller stops waiting (its task is
+    /// cancelled, or its deadline passes).
     /// Cleared once the waiter is resumed (which also breaks the cycle it
     /// usually forms with the I/O object).
     var onCancel: (() -> Void)?
