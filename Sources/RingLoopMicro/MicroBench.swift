@@ -16,7 +16,12 @@ enum MicroBench {
     static func main(arguments: [String]) async {
         let filter = arguments.dropFirst().first { !$0.hasPrefix("-") }
         let rounds = arguments.contains("--quick") ? 3 : 7
-        let cases = Registry.all().filter { filter == nil || $0.group.contains(filter!) }
+        // `--case=TEXT` keeps only the cases whose name contains TEXT (to
+        // profile one case of a group on its own).
+        let caseFilter = arguments.first { $0.hasPrefix("--case=") }.map { String($0.dropFirst("--case=".count)) }
+        let cases = Registry.all().filter {
+            (filter == nil || $0.group.contains(filter!)) && (caseFilter == nil || $0.name.contains(caseFilter!))
+        }
         var groups: [String: [BenchCase]] = [:]
         var order: [String] = []
         for c in cases {
