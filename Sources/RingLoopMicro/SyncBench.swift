@@ -144,6 +144,15 @@ enum SyncBench {
                     }
                 }
             },
+            BenchCase(group: pingPong, name: "Mutex+continuations+cancel handler", operations: 100_000) { n in
+                let ping = CancellableMutexSemaphore(value: 0)
+                let pong = CancellableMutexSemaphore(value: 0)
+                try await twoOnLoop { i in
+                    for _ in 0..<(n / 2) {
+                        if i == 0 { ping.release(); try await pong.acquire() } else { try await ping.acquire(); pong.release() }
+                    }
+                }
+            },
             BenchCase(group: pingPong, name: "actor (tasks on the loop)", operations: 100_000) { n in
                 let ping = ActorSemaphore(value: 0)
                 let pong = ActorSemaphore(value: 0)

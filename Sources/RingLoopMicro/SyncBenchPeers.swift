@@ -187,6 +187,66 @@ final class MutexSemaphore: Sendable {
     }
 }
 
+/// `MutexSemaphore` whose waiters honour task cancellation, written like
+/// `CancellableMutexLock`: a cancelled waiter leaves the queue and throws
+/// `CancellationError` without a permit.
+final class CancellableMutexSemaphore: Sendable {
+    private struct Waiter {
+        var id: UInt64
+        var continuation: UnsafeContinuation<Void, any Error>
+    }
+    private struct State {
+        var permits: Int
+        var nextID: UInt64 = 0
+        var waiters = FIFO<Waiter>()
+        /// Waiters cancelled before they queued.
+        var cancelledEarly: Set<UInt64> = []
+    }
+    private let state: Mutex<State>
+
+    init(value: Int) { state = Mutex(State(permits: value)) }
+
+    nonisolated(nonsending) func acquire() async throws {
+        let id = state.withLock { s -> UInt64? in
+            if s.permits > 0 { s.permits -= 1; return nil }
+            s.nextID += 1
+            return s.nextID
+        }
+        guard let id else { return }
+        try await _unsafeInheritExecutor_withTaskCancellationHandler {
+            try await _unsafeInheritExecutor_withUnsafeThrowingContinuation { (c: UnsafeContinuation<Void, any Error>) in
+                let outcome = state.withLock { s -> Bool? in
+                    if s.cancelledEarly.remove(id) != nil { return false }
+                    if s.permits > 0 { s.permits -= 1; return true }
+                    s.waiters.append(Waiter(id: id, continuation: c))
+                    return nil
+                }
+                switch outcome {
+                case true?: c.resume()
+                case false?: c.resume(throwing: CancellationError())
+                case nil: break
+                }
+            }
+        } onCancel: {
+            let cancelled = state.withLock { s -> UnsafeContinuation<Void, any Error>? in
+                if let waiter = s.waiters.remove(where: { $0.id == id }) { return waiter.continuation }
+                s.cancelledEarly.insert(id)
+                return nil
+            }
+            cancelled?.resume(throwing: CancellationError())
+        }
+    }
+
+    func release() {
+        let next = state.withLock { s -> UnsafeContinuation<Void, any Error>? in
+            if let next = s.waiters.popFirst() { return next.continuation }
+            s.permits += 1
+            return nil
+        }
+        next?.resume()
+    }
+}
+
 actor ActorSemaphore {
     private var permits: Int
     private var waiters = FIFO<CheckedContinuation<Void, Never>>()
