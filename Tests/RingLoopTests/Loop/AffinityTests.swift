@@ -23,6 +23,18 @@ struct AffinityTests {
         #expect(running == cpu)
     }
 
+    @Test func aPinnedGroupPutsOneLoopOnEachCPU() async throws {
+        let all = System.availableCPUs
+        let group = try EventLoopGroup(numberOfLoops: all.count + 1, pinningLoopsToCPUs: true)
+        var placements: [[Int]] = []
+        for loop in group.loops {
+            placements.append(try await loop.submit { CPUAffinity.currentThreadCPUs() }.get())
+        }
+        await group.shutdownGracefully()
+        #expect(placements == (all + [all[0]]).map { [$0] })
+        #expect(System.availableCPUs == all, "pinning loops does not narrow the process's CPUs")
+    }
+
     @Test func aPoolStartedOnAPinnedLoopIsNotPinned() async throws {
         let all = Self.processCPUs
         var configuration = EventLoop.Configuration()
