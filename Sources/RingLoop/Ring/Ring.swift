@@ -46,7 +46,7 @@ final class Ring: IOBackend {
     private(set) var overflowFlushes = 0
     /// When set, completion handlers are called through this instead of
     /// directly (the loop times them for its slow-callback reports).
-    var invokeHandler: ((CompletionHandler, Completion, UInt64) -> Void)?
+    @exclusivity(unchecked) var invokeHandler: ((CompletionHandler, Completion, UInt64) -> Void)?
     /// Registered ("fixed") buffers and files.
     var fixedTables = FixedResourceTables()
 

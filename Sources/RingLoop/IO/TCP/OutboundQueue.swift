@@ -1,5 +1,3 @@
-import DequeModule
-
 /// The send side of a stream connection as a value: the writes queued in
 /// order, which of them the in-flight send covers, how many bytes are unsent
 /// (and so whether the connection is writable), and the state of the output
@@ -70,7 +68,7 @@ struct OutboundQueue<Completion> {
 
     let highWatermark: Int
     let lowWatermark: Int
-    private(set) var entries: Deque<Entry> = []
+    private(set) var entries = HeadInlineDeque<Entry>()
     /// Unsent bytes in `entries`.
     private(set) var queuedBytes = 0
     private(set) var output = Output.open
