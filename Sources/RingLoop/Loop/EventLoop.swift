@@ -89,9 +89,11 @@ public final class EventLoop: @unchecked Sendable {
     private init(configuration: Configuration) throws(RingLoopError) {
         self.name = configuration.name
         self.configuration = configuration
+        try EventLoop.applyAffinity(configuration)
         var options = configuration.ringOptions
         options.submissionQueueEntries = configuration.submissionQueueEntries
         options.completionQueueEntries = configuration.completionQueueEntries
+        options.kernelWorkerCPUs = configuration.kernelWorkerAffinity
         self.backend = try LoopBackend.make(configuration, options: options)
         do {
             self.wakeup = try LoopWakeup()

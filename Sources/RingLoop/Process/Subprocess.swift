@@ -120,10 +120,20 @@ public final class Subprocess: Sendable {
     /// - Throws: `CancellationError`; `SubprocessError.statusUnavailable` if
     ///   something else reaped the child.
     public func wait(killOnCancel: Bool = true) async throws -> TerminationStatus {
+        try await wait(deadline: .distantFuture, killOnCancel: killOnCancel)
+    }
+
+    /// `wait(killOnCancel:)`, waiting until `deadline` at most: Python's
+    /// `Popen.wait(timeout)`. When the deadline passes first the child is
+    /// left running (as Python's `TimeoutExpired` leaves it): wait again,
+    /// or `terminate(grace:)` it.
+    /// - Throws: `RingLoopError.timedOut(operation: "wait")`, or what
+    ///   `wait(killOnCancel:)` throws.
+    public func wait(deadline: Deadline, killOnCancel: Bool = true) async throws -> TerminationStatus {
         if let status = monitor.status { return try status.get() }
         let monitor = monitor
         do {
-            return try await eventLoop.awaitOperation { waiter in
+            return try await eventLoop.awaitOperation(deadline: deadline, operation: "wait") { waiter in
                 guard let token = monitor.whenReaped({ waiter.resume($0) }) else { return }
                 waiter.onCancel = { monitor.removeWaiter(token) }
             }
@@ -131,6 +141,11 @@ public final class Subprocess: Sendable {
             if killOnCancel { monitor.signal(SIGKILL) }
             throw error
         }
+    }
+
+    /// `wait(killOnCancel:)`, waiting at most `timeout`; see `wait(deadline:killOnCancel:)`.
+    public func wait(timeout: Duration, killOnCancel: Bool = true) async throws -> TerminationStatus {
+        try await wait(deadline: .now() + timeout, killOnCancel: killOnCancel)
     }
 
     /// Sends `signal` to the child (through its pidfd, so never to a process

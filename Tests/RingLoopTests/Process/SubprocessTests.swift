@@ -72,6 +72,21 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func popenWaitWithATimeoutRaisesAndLeavesTheChildRunning() async throws {
+        try await withLoop { loop in
+            let child = try Subprocess.spawn(.name("sleep"), arguments: ["30"], on: loop)
+            await #expect(throws: RingLoopError.timedOut(operation: "wait")) {
+                _ = try await child.wait(timeout: .milliseconds(50))
+            }
+            #expect(child.terminationStatus == nil, "Python's TimeoutExpired leaves the child running")
+            #expect(try await loop.submit { child.monitor.waiterCount }.get() == 0, "the timed-out wait left")
+            #expect(try await loop.submit { loop.pendingTimerCount }.get() == 0)
+            #expect(try await child.terminate(grace: .seconds(5)) == .signaled(.terminate))
+            #expect(try await child.wait(deadline: .now() + .seconds(10)) == .signaled(.terminate))
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func terminateKillsAChildThatIgnoresSigterm() async throws {
         try await withLoop { loop in
             // `exec` keeps the ignored disposition: the sleep itself ignores SIGTERM.

@@ -34,8 +34,10 @@ final class EpollBackend: IOBackend {
     private(set) var submissions = 0
     var invokeHandler: ((CompletionHandler, Completion, UInt64) -> Void)?
 
-    init(blockingThreads: Int = 4, name: String) throws(IOError) {
-        reactor = try EpollReactor(blockingThreads: blockingThreads, name: String("\(name)-io".utf8.prefix(15)) ?? "ringloop-io")
+    init(blockingThreads: Int = 4, name: String, workerCPUs: [Int]? = nil) throws(BackendCallFailure) {
+        reactor = try EpollReactor(
+            blockingThreads: blockingThreads, name: String("\(name)-io".utf8.prefix(15)) ?? "ringloop-io",
+            workerCPUs: workerCPUs)
     }
 
     // MARK: IOBackend
@@ -121,7 +123,7 @@ final class EpollBackend: IOBackend {
     // MARK: Provided buffers
 
     /// A pool of `count` buffers of `size` bytes under a fresh group id.
-    func makeBufferPool(count: Int, size: Int) throws(IOError) -> (group: UInt16, pool: ProvidedBufferPool) {
+    func makeBufferPool(count: Int, size: Int) throws(BackendCallFailure) -> (group: UInt16, pool: ProvidedBufferPool) {
         let pool = try ProvidedBufferPool(count: count, size: size)
         pools.append(pool)
         return (UInt16(truncatingIfNeeded: pools.count - 1), pool)

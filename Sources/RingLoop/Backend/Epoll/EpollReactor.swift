@@ -60,27 +60,27 @@ final class EpollReactor {
 
     /// Creates the epoll fd and the wakeup eventfd; `blockingThreads` bounds
     /// the worker threads started for file operations.
-    init(blockingThreads: Int = 4, name: String = "ringloop-io") throws(IOError) {
+    init(blockingThreads: Int = 4, name: String = "ringloop-io", workerCPUs: [Int]? = nil) throws(BackendCallFailure) {
         let epollFD = cepoll_create()
-        guard epollFD >= 0 else { throw IOError("epoll_create1", Errno(rawValue: cepoll_errno())) }
+        guard epollFD >= 0 else { throw BackendCallFailure(call: "epoll_create1", errno: Errno(rawValue: cepoll_errno())) }
         let wakeupFD = cepoll_eventfd()
         guard wakeupFD >= 0 else {
             let code = cepoll_errno()
             Glibc.close(epollFD)
-            throw IOError("eventfd", Errno(rawValue: code))
+            throw BackendCallFailure(call: "eventfd", errno: Errno(rawValue: code))
         }
         // Level-triggered: the counter is drained on each wakeup anyway.
         guard cepoll_ctl(epollFD, cepoll_CTL_ADD, wakeupFD, cepoll_IN, EpollReactor.wakeupToken) == 0 else {
             let code = cepoll_errno()
             Glibc.close(wakeupFD)
             Glibc.close(epollFD)
-            throw IOError("epoll_ctl", Errno(rawValue: code))
+            throw BackendCallFailure(call: "epoll_ctl", errno: Errno(rawValue: code))
         }
         self.epollFD = epollFD
         self.wakeupFD = wakeupFD
         let posted = PostedCompletions(wakeupFD: wakeupFD)
         self.posted = posted
-        self.pool = BlockingCallPool(threads: blockingThreads, name: name) { userData, result in
+        self.pool = BlockingCallPool(threads: blockingThreads, name: name, cpus: workerCPUs) { userData, result in
             posted.post(ReactorCompletion(userData: userData, result: result, hasMore: false, bufferID: nil))
         }
         self.events = .allocate(capacity: EpollReactor.eventCapacity)

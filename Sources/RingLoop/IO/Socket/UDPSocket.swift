@@ -83,14 +83,8 @@ public final class UDPSocket: @unchecked Sendable {
     ///   on error the descriptor is left open, still the caller's.
     public convenience init(adopting descriptor: FileDescriptor, on loop: EventLoop) throws(IOError) {
         let fd = descriptor.rawValue
-        var type: Int32 = 0
-        var length = socklen_t(MemoryLayout<Int32>.size)
-        guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 else {
-            throw IOError("getsockopt(SO_TYPE)", Errno(rawValue: errno))
-        }
-        guard type == Int32(SOCK_DGRAM.rawValue) else { throw IOError("getsockopt(SO_TYPE)", .protocolNotSupported) }
-        let flags = fcntl(fd, F_GETFL)
-        if flags >= 0, flags & O_NONBLOCK != 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+        try Socket.validate(fd, type: Int32(SOCK_DGRAM.rawValue), listening: nil)
+        Socket.clearNonBlocking(fd)
         guard let address = Socket.localAddress(fd) else { throw IOError("getsockname", Errno(rawValue: errno)) }
         self.init(fd: fd, loop: loop, address: address)
     }

@@ -69,11 +69,31 @@ extension TCPConnection {
         try await nextChunk()
     }
 
-    func nextChunk() async throws -> [UInt8]? {
-        if eventLoop.inEventLoop, let ready = takeReadyChunk() {
+    /// `read()`, waiting until `deadline` at most: Python's
+    /// `await asyncio.wait_for(reader.read(n), timeout)`, or `recv` on a
+    /// socket with `settimeout`.
+    ///
+    /// A read that times out consumed nothing: bytes that arrive later are
+    /// kept for the next read, and the connection stays usable. A deadline
+    /// already past times out without taking bytes that are waiting.
+    /// - Throws: `RingLoopError.timedOut(operation: "read")`, or what
+    ///   `read()` throws.
+    public func read(deadline: Deadline) async throws -> [UInt8]? {
+        try await nextChunk(deadline: deadline)
+    }
+
+    /// `read()`, waiting at most `timeout`; see `read(deadline:)`.
+    public func read(timeout: Duration) async throws -> [UInt8]? {
+        try await nextChunk(deadline: .now() + timeout)
+    }
+
+    func nextChunk(deadline: Deadline = .distantFuture) async throws -> [UInt8]? {
+        // The fast path takes what is kept without waiting; a deadline that
+        // has passed goes to the bridge instead, which refuses it untouched.
+        if eventLoop.inEventLoop, deadline == .distantFuture || deadline > .now(), let ready = takeReadyChunk() {
             return try ready.get()
         }
-        return try await eventLoop.awaitOperation { (waiter: AsyncWaiter<[UInt8]?>) in
+        return try await eventLoop.awaitOperation(deadline: deadline, operation: "read") { (waiter: AsyncWaiter<[UInt8]?>) in
             self.startRead(waiter)
         }
     }

@@ -49,6 +49,13 @@ import Glibc
 /// the byte stream has a hole), `CancellationError` if none did. Buffers stay
 /// owned by the connection until the kernel's final completion.
 ///
+/// **Deadlines.** `read`, `write` and `connect` take `timeout:` or
+/// `deadline:`. A deadline stops the operation exactly as cancellation
+/// does, and the error says `RingLoopError.timedOut(operation:)` where
+/// cancellation would say `CancellationError` (a `PartialWriteError`'s
+/// reason too): a timed-out read took nothing, a timed-out write sent
+/// nothing or says how much it sent.
+///
 /// **Closing.** `close()` cancels what is in flight, fails writes not yet
 /// sent with `RingLoopError.closed`, and releases the descriptor once the
 /// kernel has finished with it. Reads then throw `RingLoopError.closed`.
@@ -96,6 +103,12 @@ public final class TCPConnection: @unchecked Sendable {
     /// Succeeds once the connection has closed and its descriptor is released.
     public let closeFuture: Future<Void>
 
+    /// The socket's descriptor, owned by this connection: don't close it
+    /// yourself (`close()` does, or dropping the connection; it is released
+    /// once `closeFuture` succeeds, after which the number may belong to
+    /// another file). Use it for options RingLoop has no API for
+    /// (`setsockopt`), not for reading or writing behind the connection's back.
+    public let descriptor: FileDescriptor
     /// The descriptor; -1 once closed. Owned by this object.
     @exclusivity(unchecked) var fd: Int32
     let isTCP: Bool
@@ -149,11 +162,26 @@ public final class TCPConnection: @unchecked Sendable {
 
     // MARK: Creating
 
-    /// Adopts a connected stream socket (TCP or Unix domain). The connection
-    /// owns the descriptor from now on and closes it.
+    /// Takes ownership of a connected stream socket (TCP, or a Unix domain
+    /// stream socket, such as an end of `socketpair`): `close()`, or dropping
+    /// the connection, closes it. Its `O_NONBLOCK` flag is cleared (the
+    /// backend waits for readiness itself); options are applied to TCP
+    /// sockets only. Safe from any thread.
     ///
-    /// The descriptor should be blocking (no `O_NONBLOCK`): io_uring then waits
-    /// for readiness itself. Options are applied to TCP sockets only.
+    /// - Throws: `IOError("getsockopt(SO_TYPE)", …)` if `descriptor` is not a
+    ///   socket (`.notSocket`) or not a stream one (`.protocolNotSupported`);
+    ///   `IOError("getsockopt(SO_ACCEPTCONN)", .invalidArgument)` if it is a
+    ///   listening socket (adopt that as a `TCPListener`). On error the
+    ///   descriptor is left open, still the caller's.
+    public convenience init(adopting descriptor: FileDescriptor, on eventLoop: EventLoop, options: Options = Options()) throws(IOError) {
+        try Socket.validate(descriptor.rawValue, type: Int32(SOCK_STREAM.rawValue), listening: false)
+        Socket.clearNonBlocking(descriptor.rawValue)
+        self.init(fd: descriptor.rawValue, on: eventLoop, options: options)
+    }
+
+    /// Adopts a connected stream socket without checking it; see
+    /// `init(adopting:on:options:)`, which checks it and clears `O_NONBLOCK`.
+    @available(*, deprecated, renamed: "init(adopting:on:options:)")
     public convenience init(taking descriptor: FileDescriptor, on eventLoop: EventLoop, options: Options = Options()) {
         self.init(fd: descriptor.rawValue, on: eventLoop, options: options)
     }
@@ -161,6 +189,7 @@ public final class TCPConnection: @unchecked Sendable {
     init(fd: Int32, on eventLoop: EventLoop, options: Options) {
         self.eventLoop = eventLoop
         self.fd = fd
+        self.descriptor = FileDescriptor(rawValue: fd)
         self.closeFuture = Future(eventLoop: eventLoop)
         let local = Socket.localAddress(fd)
         self.localAddress = local
