@@ -21,7 +21,13 @@ enum MicroBench {
         // --json: one JSON object per case on stdout instead of the table
         // (ringloop-bench's micro section reads these).
         let json = arguments.contains("--json")
-        let cases = Registry.all().filter { c in filters.isEmpty || filters.contains { c.group.contains($0) } }
+        // --case=TEXT keeps only the cases whose name contains TEXT (to
+        // profile one case of a group on its own).
+        let caseFilter = arguments.first { $0.hasPrefix("--case=") }.map { String($0.dropFirst("--case=".count)) }
+        let cases = Registry.all().filter { c in
+            (filters.isEmpty || filters.contains { c.group.contains($0) })
+                && (caseFilter.map { c.name.contains($0) } ?? true)
+        }
         var groups: [String: [BenchCase]] = [:]
         var order: [String] = []
         for c in cases {
