@@ -267,6 +267,11 @@ extension TCPConnection {
     /// Starts the next send (or shutdown) if none is in flight.
     func startSend() {
         guard sendID == nil, !inSendCompletion, lifecycle == .open, outbound.canStartSend else { return }
+        // The usual queue of a handler's echo: one run of staged bytes.
+        if let sole = outbound.soleStagedEntry, let base = staging.pointer(at: sole.start) {
+            submitSend(base, count: sole.count)
+            return
+        }
         if case .shutdown = outbound.entries.first?.payload {
             submitShutdown()
             return
@@ -331,6 +336,10 @@ extension TCPConnection {
     func sendFinished(_ outcome: SendOutcome) {
         sendEnded()
         switch outcome {
+        case let .sent(count) where outbound.holdsOnlyStaged:
+            // Staged bytes only: no write to complete, none cancelled.
+            var none: [OutboundQueue<WriteCompletion>.Outcome] = []
+            _ = outbound.sendCompleted(sent: count, into: &none)
         case let .sent(count):
             // One array reused across sends (taken out while in use, in case
             // a completion re-enters): completing writes allocates nothing.
