@@ -16,7 +16,14 @@ enum MicroBench {
     static func main(arguments: [String]) async {
         let filter = arguments.dropFirst().first { !$0.hasPrefix("-") }
         let rounds = arguments.contains("--quick") ? 3 : 7
-        let cases = Registry.all().filter { filter == nil || $0.group.contains(filter!) }
+        // "group" selects groups containing it; "group/a|b" also narrows to the
+        // cases whose name contains a or b (for profiling one case).
+        let cases = Registry.all().filter { c in
+            guard let filter else { return true }
+            guard let slash = filter.firstIndex(of: "/") else { return c.group.contains(filter) }
+            let names = filter[filter.index(after: slash)...].split(separator: "|")
+            return c.group.contains(filter[..<slash]) && names.contains { c.name.contains($0) }
+        }
         var groups: [String: [BenchCase]] = [:]
         var order: [String] = []
         for c in cases {
