@@ -17,6 +17,10 @@
     @usableFromInline enum Destination {
         /// Completed on its loop.
         case future(Future<T>)
+        /// A future's outcome, between the worker running the body and the
+        /// loop completing the future (kept in the case to keep the job small:
+        /// at most 120 bytes for small results, which glibc recycles fastest).
+        case futureOutcome(Future<T>, Result<T, any Error>)
         /// Resumes a suspended `run`; set just before admission.
         case continuation(UnsafeContinuation<T, any Error>)
         case callback(@Sendable (Result<T, any Error>) -> Void)
@@ -28,12 +32,9 @@
     /// of the caller alive.
     @usableFromInline var body: (@Sendable () throws -> T)?
     @usableFromInline var destination: Destination
-    /// A future's outcome between the worker running the body and the loop
-    /// completing the future.
-    @usableFromInline var outcome: Result<T, any Error>?
     /// Name the submission in the loop's slow-callback reports.
     @usableFromInline let file: StaticString
-    @usableFromInline let line: UInt
+    @usableFromInline let line: UInt32
 
     /// A job whose outcome completes `future`.
     @inlinable
@@ -41,7 +42,7 @@
         self.body = body
         self.destination = .future(future)
         self.file = file
-        self.line = line
+        self.line = UInt32(truncatingIfNeeded: line)
         super.init(perform: { job, action in unsafeDowncast(job, to: TypedPoolJob<T>.self).perform(action) })
     }
 
@@ -65,27 +66,27 @@
     func perform(_ action: Action) {
         switch action {
         case .run:
-            guard let body, outcome == nil else { return }
-            if case .future = destination {
+            guard let body else { return }
+            if case let .future(future) = destination {
                 // Handed over by `deliverStored` once the worker has retired
                 // the job; the body goes with the job to the loop.
-                outcome = Result { try body() }
+                destination = .futureOutcome(future, Result { try body() })
             } else {
                 self.body = nil
                 deliver(Result { try body() })
             }
         case let .fail(error):
-            guard body != nil, outcome == nil else { return }
+            guard body != nil else { return }
+            if case .futureOutcome = destination { return }
             body = nil
             deliver(.failure(error))
         case .deliverStored:
-            guard case let .future(future) = destination, outcome != nil else { return }
+            guard case let .futureOutcome(future, _) = destination else { return }
             // The loop's queue now holds the job; nothing here touches it again.
-            future.eventLoop.execute(self, file: file, line: line)
+            future.eventLoop.execute(self, file: file, line: UInt(line))
         case .completeOnLoop:
-            guard case let .future(future) = destination, let outcome else { return }
+            guard case let .futureOutcome(future, outcome) = destination else { return }
             destination = .none
-            self.outcome = nil
             body = nil
             future._setResult(outcome)
         }
@@ -100,8 +101,8 @@
                 destination = .none
                 future._setResult(result)
             } else {
-                outcome = result
-                loop.execute(self, file: file, line: line)
+                destination = .futureOutcome(future, result)
+                loop.execute(self, file: file, line: UInt(line))
             }
         case let .continuation(continuation):
             destination = .none
@@ -110,7 +111,7 @@
         case let .callback(callback):
             destination = .none
             callback(result)
-        case .none:
+        case .futureOutcome, .none:
             break
         }
     }
