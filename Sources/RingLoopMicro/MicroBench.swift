@@ -14,25 +14,32 @@ struct BenchCase: Sendable {
 
 enum MicroBench {
     static func main(arguments: [String]) async {
-        let filter = arguments.dropFirst().first { !$0.hasPrefix("-") }
+        // Every argument that is not an option is a filter: a group runs when
+        // its name contains any of them (all groups without one).
+        let filters = arguments.dropFirst().filter { !$0.hasPrefix("-") }
         let rounds = arguments.contains("--quick") ? 3 : 7
-        // "group" selects groups containing it; "group/a|b" also narrows to the
-        // cases whose name contains a or b (for profiling one case).
-        let cases = Registry.all().filter { c in
-            guard let filter else { return true }
+        // --json: one JSON object per case on stdout instead of the table
+        // (ringloop-bench's micro section reads these).
+        let json = arguments.contains("--json")
+        // A filter "group/a|b" also narrows the group to the cases whose
+        // name contains a or b (for profiling one case).
+        func selects(_ filter: String, _ c: BenchCase) -> Bool {
             guard let slash = filter.firstIndex(of: "/") else { return c.group.contains(filter) }
             let names = filter[filter.index(after: slash)...].split(separator: "|")
             return c.group.contains(filter[..<slash]) && names.contains { c.name.contains($0) }
         }
+        let cases = Registry.all().filter { c in filters.isEmpty || filters.contains { selects($0, c) } }
         var groups: [String: [BenchCase]] = [:]
         var order: [String] = []
         for c in cases {
             if groups[c.group] == nil { order.append(c.group) }
             groups[c.group, default: []].append(c)
         }
-        print("RingLoop micro-benchmarks (release build: \(isRelease)); best of \(rounds) rounds; ratio = first case / this case time")
-        print("cpu ns/op: CPU time of the whole process (every thread) per operation, best round; steadier than wall time on a busy machine")
-        print(pad("group", 26) + pad("case", 40) + lpad("ns/op", 12) + lpad("ops/s", 14) + lpad("ratio", 8) + lpad("cpu ns/op", 11) + lpad("cpu ratio", 10))
+        if !json {
+            print("RingLoop micro-benchmarks (release build: \(isRelease)); best of \(rounds) rounds; ratio = first case / this case time")
+            print("cpu ns/op: CPU time of the whole process (every thread) per operation, best round; steadier than wall time on a busy machine")
+            print(pad("group", 26) + pad("case", 40) + lpad("ns/op", 12) + lpad("ops/s", 14) + lpad("ratio", 8) + lpad("cpu ns/op", 11) + lpad("cpu ratio", 10))
+        }
         for group in order {
             let members = groups[group]!
             var best = [Double](repeating: .infinity, count: members.count)
@@ -52,11 +59,39 @@ enum MicroBench {
             }
             for (i, c) in members.enumerated() {
                 let ns = best[i] * 1e9
+                if json {
+                    print(jsonLine(group: group, name: c.name, operations: c.operations, rounds: rounds,
+                                   nsPerOp: ns, cpuNsPerOp: bestCPU[i] * 1e9))
+                    continue
+                }
                 print(pad(group, 26) + pad(c.name, 40) + lpad(String(format: "%.1f", ns), 12)
                       + lpad(String(format: "%.0f", 1 / best[i]), 14) + lpad(String(format: "%.2f", best[0] / best[i]), 8)
                       + lpad(String(format: "%.1f", bestCPU[i] * 1e9), 11) + lpad(String(format: "%.2f", bestCPU[0] / bestCPU[i]), 10))
             }
         }
+    }
+
+    /// One case's result as `--json` prints it (ringloop-bench's micro
+    /// section decodes the same fields).
+    struct Row: Encodable {
+        var group: String
+        var name: String
+        var operations: Int
+        var rounds: Int
+        var release: Bool
+        var nsPerOp: Double
+        var cpuNsPerOp: Double
+    }
+
+    /// One case as a JSON object on one line.
+    static func jsonLine(group: String, name: String, operations: Int, rounds: Int, nsPerOp: Double, cpuNsPerOp: Double) -> String {
+        let row = Row(group: group, name: name, operations: operations, rounds: rounds, release: isRelease,
+                      nsPerOp: nsPerOp, cpuNsPerOp: cpuNsPerOp)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(row), let line = String(data: data, encoding: .utf8) else { return "{}" }
+        return line
     }
 
     static var isRelease: Bool {

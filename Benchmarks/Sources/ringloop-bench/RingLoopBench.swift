@@ -138,6 +138,7 @@ struct RingLoopBench: ParsableCommand {
             throw ValidationError("\(loadPath) not found: build the package first (swift build -c release)")
         }
         let copyTools = sections.contains(.filecopy) ? try resolveCopyTools(bin: bin) : []
+        let microPath = sections.contains(.micro) ? try resolveMicro(bin: bin) : ""
         notes.forEach { log("note: " + $0) }
         log("machine: \(machine.summary)")
 
@@ -182,6 +183,8 @@ struct RingLoopBench: ParsableCommand {
                 section = SwitchSection(roundTrips: quick ? 20_000 : 200_000, rounds: quick ? 2 : 5, switchPath: path)
             case .process:
                 section = try ProcessSection.make(quick: quick)
+            case .micro:
+                section = RuntimeMicroSection(microPath: microPath, quick: quick)
             }
             reports.append(section.run())
         }
@@ -281,6 +284,20 @@ struct RingLoopBench: ParsableCommand {
             CopyTool(name: "blocking", command: [blocking, "SRC", "DST"]),
             CopyTool(name: "cp", command: ["cp", "SRC", "DST"]),
         ]
+    }
+
+    /// ringloop-micro (a product of the root package): next to this executable, else in the
+    /// repository's release build.
+    private func resolveMicro(bin: String) throws -> String {
+        let candidates = [bin + "/ringloop-micro", Self.repositoryRoot + "/.build/release/ringloop-micro"]
+        guard let found = candidates.first(where: { access($0, X_OK) == 0 }) else {
+            throw ValidationError("""
+                ringloop-micro not found (looked for \(candidates.joined(separator: ", "))). Build it next \
+                to ringloop-bench: swift build -c release --package-path Benchmarks --scratch-path \
+                Benchmarks/.build --product ringloop-micro; or leave micro out (--section ...).
+                """)
+        }
+        return found
     }
 
     /// The repository this harness was built from (Benchmarks/ is one level down).

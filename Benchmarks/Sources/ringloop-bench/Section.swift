@@ -16,6 +16,9 @@ enum SectionID: String, CaseIterable, Codable, Sendable, ExpressibleByArgument {
     /// ProcessPool against ThreadPool and a process per job; Subprocess spawn-and-wait against
     /// Foundation's Process and swift-subprocess; a 1 GiB pipe read by ByteStream against cat.
     case process
+    /// A million timers against `DispatchQueue.asyncAfter`; lock and semaphore hand-offs
+    /// between two tasks on one loop against `Mutex` + continuations (ringloop-micro).
+    case micro
 }
 
 /// One part of the benchmark: runs its points and returns a report.

@@ -83,7 +83,7 @@ enum LoopBackend {
         do {
             return .epoll(try EpollBackend(name: configuration.name))
         } catch {
-            throw .backendUnavailable(operation: error.operation, errno: error.errno)
+            throw .backendUnavailable(operation: error.call, errno: error.errno)
         }
     }
 

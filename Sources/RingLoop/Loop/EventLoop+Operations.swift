@@ -46,19 +46,15 @@ extension EventLoop {
     /// Maps and registers a provided-buffer group of `count` (a power of two)
     /// buffers of `size` bytes, for `IOOperation.receive`.
     /// On epoll: a plain pool with the same ids and the same `ENOBUFS`.
-    /// - Throws: `RingCallFailure` naming the call that failed.
-    func makeBufferRing(count: Int, size: Int) throws(RingCallFailure) -> ProvidedBuffers {
+    /// - Throws: `BackendCallFailure` naming the call that failed.
+    func makeBufferRing(count: Int, size: Int) throws(BackendCallFailure) -> ProvidedBuffers {
         preconditionInEventLoop()
         switch backend {
         case let .ioUring(ring):
             return .ring(try BufferRing(on: ring, count: count, size: size))
         case let .epoll(epoll):
-            do {
-                let (group, pool) = try epoll.makeBufferPool(count: count, size: size)
-                return .pool(pool, group: group)
-            } catch {
-                throw RingCallFailure(call: error.operation, errno: error.errno)
-            }
+            let (group, pool) = try epoll.makeBufferPool(count: count, size: size)
+            return .pool(pool, group: group)
         }
     }
 

@@ -34,20 +34,20 @@ final class BufferRing {
 
     /// Maps and registers a ring of `count` (power of two, ≤ 32768) buffers of
     /// `size` bytes on `owner`.
-    /// - Throws: `RingCallFailure` naming the call that failed.
-    init(on owner: Ring, count: Int, size: Int) throws(RingCallFailure) {
+    /// - Throws: `BackendCallFailure` naming the call that failed.
+    init(on owner: Ring, count: Int, size: Int) throws(BackendCallFailure) {
         precondition(count > 0 && count <= 32768 && count & (count - 1) == 0, "buffer count must be a power of two ≤ 32768")
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let ringBytes = (count * MemoryLayout<io_uring_buf>.stride + page - 1) / page * page
         guard let ringMemory = BufferRing.map(ringBytes) else {
-            throw RingCallFailure(call: "mmap", errno: Errno(rawValue: errno))
+            throw BackendCallFailure(call: "mmap", errno: Errno(rawValue: errno))
         }
         // Buffer memory is touched lazily: pages never filled by a receive
         // stay out of the resident set.
         guard let buffers = BufferRing.map(count * size) else {
             let code = errno
             munmap(ringMemory, ringBytes)
-            throw RingCallFailure(call: "mmap", errno: Errno(rawValue: code))
+            throw BackendCallFailure(call: "mmap", errno: Errno(rawValue: code))
         }
         let ring = ringMemory.assumingMemoryBound(to: io_uring_buf_ring.self)
         io_uring_buf_ring_init(ring)
@@ -55,7 +55,7 @@ final class BufferRing {
         case let .failure(errno):
             munmap(ringMemory, ringBytes)
             munmap(buffers, count * size)
-            throw RingCallFailure(call: "io_uring_register_buf_ring", errno: errno)
+            throw BackendCallFailure(call: "io_uring_register_buf_ring", errno: errno)
         case let .success(group):
             self.group = group
         }
@@ -112,11 +112,4 @@ final class BufferRing {
         registered = false
         owner.unregisterBufferRing(group: group)
     }
-}
-
-/// A system call the ring layer made on behalf of a caller failed: which one,
-/// and the kernel's answer. The layer above names its own operation with it.
-struct RingCallFailure: Error {
-    let call: String
-    let errno: Errno
 }

@@ -34,7 +34,7 @@ final class EpollBackend: IOBackend {
     private(set) var submissions = 0
     var invokeHandler: ((CompletionHandler, Completion, UInt64) -> Void)?
 
-    init(blockingThreads: Int = 4, name: String) throws(IOError) {
+    init(blockingThreads: Int = 4, name: String) throws(BackendCallFailure) {
         reactor = try EpollReactor(blockingThreads: blockingThreads, name: String("\(name)-io".utf8.prefix(15)) ?? "ringloop-io")
     }
 
@@ -121,7 +121,7 @@ final class EpollBackend: IOBackend {
     // MARK: Provided buffers
 
     /// A pool of `count` buffers of `size` bytes under a fresh group id.
-    func makeBufferPool(count: Int, size: Int) throws(IOError) -> (group: UInt16, pool: ProvidedBufferPool) {
+    func makeBufferPool(count: Int, size: Int) throws(BackendCallFailure) -> (group: UInt16, pool: ProvidedBufferPool) {
         let pool = try ProvidedBufferPool(count: count, size: size)
         pools.append(pool)
         return (UInt16(truncatingIfNeeded: pools.count - 1), pool)

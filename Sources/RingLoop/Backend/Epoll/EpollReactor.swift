@@ -60,21 +60,21 @@ final class EpollReactor {
 
     /// Creates the epoll fd and the wakeup eventfd; `blockingThreads` bounds
     /// the worker threads started for file operations.
-    init(blockingThreads: Int = 4, name: String = "ringloop-io") throws(IOError) {
+    init(blockingThreads: Int = 4, name: String = "ringloop-io") throws(BackendCallFailure) {
         let epollFD = cepoll_create()
-        guard epollFD >= 0 else { throw IOError("epoll_create1", Errno(rawValue: cepoll_errno())) }
+        guard epollFD >= 0 else { throw BackendCallFailure(call: "epoll_create1", errno: Errno(rawValue: cepoll_errno())) }
         let wakeupFD = cepoll_eventfd()
         guard wakeupFD >= 0 else {
             let code = cepoll_errno()
             Glibc.close(epollFD)
-            throw IOError("eventfd", Errno(rawValue: code))
+            throw BackendCallFailure(call: "eventfd", errno: Errno(rawValue: code))
         }
         // Level-triggered: the counter is drained on each wakeup anyway.
         guard cepoll_ctl(epollFD, cepoll_CTL_ADD, wakeupFD, cepoll_IN, EpollReactor.wakeupToken) == 0 else {
             let code = cepoll_errno()
             Glibc.close(wakeupFD)
             Glibc.close(epollFD)
-            throw IOError("epoll_ctl", Errno(rawValue: code))
+            throw BackendCallFailure(call: "epoll_ctl", errno: Errno(rawValue: code))
         }
         self.epollFD = epollFD
         self.wakeupFD = wakeupFD

@@ -27,10 +27,10 @@ final class ProvidedBufferPool {
 
     /// Maps `count` (≤ 65536) buffers of `size` bytes. Pages are touched
     /// lazily: buffers never filled stay out of the resident set.
-    init(count: Int, size: Int) throws(IOError) {
+    init(count: Int, size: Int) throws(BackendCallFailure) {
         precondition(count > 0 && count <= 65536 && size > 0, "buffer pool: 1...65536 buffers of at least one byte")
         let p = mmap(nil, count * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        guard let p, p != MAP_FAILED else { throw IOError("mmap", Errno(rawValue: errno)) }
+        guard let p, p != MAP_FAILED else { throw BackendCallFailure(call: "mmap", errno: Errno(rawValue: errno)) }
         self.buffers = p
         self.count = count
         self.bufferSize = size

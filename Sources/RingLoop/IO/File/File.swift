@@ -66,7 +66,7 @@ public final class File: @unchecked Sendable {
         if let slot = fixedSlot {
             let loop = eventLoop
             loop.execute {
-                if loop.state != .closed { loop.backend.ring?.unregisterFile(slot: slot) }
+                loop.unregisterFixedFile(slot: slot)
             }
         }
         _ = Glibc.close(descriptor.rawValue)
@@ -150,7 +150,7 @@ public final class File: @unchecked Sendable {
             isClosed = true
             if let slot = fixedSlot {
                 fixedSlot = nil
-                if eventLoop.state != .closed { eventLoop.backend.ring?.unregisterFile(slot: slot) }
+                eventLoop.unregisterFixedFile(slot: slot)
             }
             let fd = descriptor.rawValue
             let request = SimpleRequest(loop: eventLoop, kind: .close, target: FileTarget(fd: fd, isFixed: false)) { result in
@@ -180,9 +180,8 @@ public final class File: @unchecked Sendable {
         try await eventLoop.submit { [self] in
             guard !isClosed else { throw IOError("register_files", .badFileDescriptor) }
             guard fixedSlot == nil else { return }
-            // epoll has no registered files: the plain descriptor serves.
-            guard let ring = eventLoop.backend.ring else { return }
-            switch ring.registerFile(fd: descriptor.rawValue) {
+            switch eventLoop.registerFixedFile(descriptor.rawValue) {
+            case nil: return  // epoll has no registered files: the plain descriptor serves.
             case let .success(slot): fixedSlot = slot
             case let .failure(errno): throw IOError("register_files", errno)
             }

@@ -44,13 +44,11 @@ public final class FixedBuffers: Sendable {
             for _ in 0..<max(count, 0) {
                 let registration = BufferRegistration(loop: loop)
                 let buffer = FileBuffer(capacity: capacity, alignment: FileBuffer.pageSize, registration: registration)
-                guard let ring = loop.backend.ring else {
+                switch loop.registerFixedBuffer(address: buffer.address, count: capacity) {
+                case nil:
                     // epoll has no registered buffers: plain buffers, plain
                     // reads and writes (the same results, without the saving).
                     buffers.append(buffer)
-                    continue
-                }
-                switch ring.registerBuffer(address: buffer.address, count: capacity) {
                 case let .success(slot):
                     registration.slot = slot
                     buffers.append(buffer)
@@ -82,7 +80,7 @@ public final class FixedBuffers: Sendable {
         for registration in registrations {
             guard let slot = registration.slot else { continue }
             registration.slot = nil
-            if loop.state != .closed { loop.backend.ring?.unregisterBuffer(slot: slot) }
+            loop.unregisterFixedBuffer(slot: slot)
         }
     }
 }

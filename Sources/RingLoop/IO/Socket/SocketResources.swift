@@ -26,7 +26,7 @@ final class SocketResources: LoopAttachment {
     func bufferRing(on loop: EventLoop) throws(IOError) -> ProvidedBuffers {
         if let buffers { return buffers }
         if let failure { throw failure }
-        do throws(RingCallFailure) {
+        do throws(BackendCallFailure) {
             let made = try loop.makeBufferRing(count: SocketResources.bufferCount, size: SocketResources.bufferSize)
             buffers = made
             return made
