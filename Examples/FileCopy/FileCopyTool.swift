@@ -23,8 +23,16 @@ enum FileCopyTool {
     /// Runs the copy with this thread as the loop's; returns the exit status.
     private static func run(_ options: CopyOptions) -> Int32 {
         let outcome = Outcome()
+        var configuration = EventLoop.Configuration()
+        let cpus = System.availableCPUs
+        if options.splitCPUs, cpus.count >= 2 {
+            // The loop stays where the scheduler put this thread (a free CPU).
+            let home = System.currentCPU.flatMap { cpus.contains($0) ? $0 : nil } ?? cpus[0]
+            configuration.cpuAffinity = [home]
+            configuration.kernelWorkerAffinity = cpus.filter { $0 != home }
+        }
         do {
-            try EventLoop.runOnCurrentThread { loop in
+            try EventLoop.runOnCurrentThread(configuration: configuration) { loop in
                 Task(executorPreference: loop) {
                     do throws(CopyError) {
                         try await FileCopier(options: options, loop: loop).run()

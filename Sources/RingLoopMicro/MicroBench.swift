@@ -21,14 +21,13 @@ enum MicroBench {
         // --json: one JSON object per case on stdout instead of the table
         // (ringloop-bench's micro section reads these).
         let json = arguments.contains("--json")
-        // A filter "group/a|b" also narrows the group to the cases whose
-        // name contains a or b (for profiling one case).
-        func selects(_ filter: String, _ c: BenchCase) -> Bool {
-            guard let slash = filter.firstIndex(of: "/") else { return c.group.contains(filter) }
-            let names = filter[filter.index(after: slash)...].split(separator: "|")
-            return c.group.contains(filter[..<slash]) && names.contains { c.name.contains($0) }
+        // --case=TEXT keeps only the cases whose name contains TEXT (to
+        // profile one case of a group on its own).
+        let caseFilter = arguments.first { $0.hasPrefix("--case=") }.map { String($0.dropFirst("--case=".count)) }
+        let cases = Registry.all().filter { c in
+            (filters.isEmpty || filters.contains { c.group.contains($0) })
+                && (caseFilter.map { c.name.contains($0) } ?? true)
         }
-        let cases = Registry.all().filter { c in filters.isEmpty || filters.contains { selects($0, c) } }
         var groups: [String: [BenchCase]] = [:]
         var order: [String] = []
         for c in cases {

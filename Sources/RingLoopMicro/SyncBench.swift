@@ -81,6 +81,18 @@ enum SyncBench {
                 lock.unlock()
                 for task in tasks { await task.value }
             },
+            BenchCase(group: handoff, name: "Mutex+continuations+cancel handler", operations: 100_000) { n in
+                let lock = CancellableMutexLock()
+                try await lock.lock()
+                let tasks = (0..<2).map { _ in
+                    Task(executorPreference: CoreBench.loop) {
+                        for _ in 0..<(n / 2) { try await lock.lock(); lock.unlock() }
+                    }
+                }
+                while lock.waiting < 2 { await Task.yield() }
+                lock.unlock()
+                for task in tasks { try await task.value }
+            },
             BenchCase(group: handoff, name: "actor (tasks on the loop)", operations: 100_000) { n in
                 let lock = ActorLock()
                 await lock.lock()
@@ -129,6 +141,15 @@ enum SyncBench {
                 try await twoOnLoop { i in
                     for _ in 0..<(n / 2) {
                         if i == 0 { ping.release(); await pong.acquire() } else { await ping.acquire(); pong.release() }
+                    }
+                }
+            },
+            BenchCase(group: pingPong, name: "Mutex+continuations+cancel handler", operations: 100_000) { n in
+                let ping = CancellableMutexSemaphore(value: 0)
+                let pong = CancellableMutexSemaphore(value: 0)
+                try await twoOnLoop { i in
+                    for _ in 0..<(n / 2) {
+                        if i == 0 { ping.release(); try await pong.acquire() } else { try await ping.acquire(); pong.release() }
                     }
                 }
             },

@@ -4,6 +4,11 @@ import Synchronization
 // Synchronization.Mutex + continuations, and an actor. Both hand off FIFO
 // (like RingLoop's) but support neither cancellation nor timeouts, so they
 // are the cost floor of each approach, not full equivalents.
+// `CancellableMutexLock` adds what a waiter needs to honour cancellation (a
+// `withTaskCancellationHandler` around the continuation), with the same
+// executor-inheriting forms RingLoop uses (`nonisolated(nonsending)`, no hop
+// into the handler and back): the runtime's price for a cancellable wait is
+// in it, so it shows what RingLoop's own code costs on top.
 
 /// A FIFO over an array with a moving head (the bench target has no Deque).
 struct FIFO<T> {
@@ -20,6 +25,12 @@ struct FIFO<T> {
             head = 0
         }
         return item
+    }
+
+    /// Removes the first item matching `predicate` (O(n); for cancellation).
+    mutating func remove(where predicate: (T) -> Bool) -> T? {
+        guard let index = items[head...].firstIndex(where: predicate) else { return nil }
+        return items.remove(at: index)
     }
 }
 
@@ -54,6 +65,70 @@ final class MutexLock: Sendable {
     func unlock() {
         let next = state.withLock { s -> UnsafeContinuation<Void, Never>? in
             if let next = s.waiters.popFirst() { s.waiting -= 1; return next }
+            s.locked = false
+            return nil
+        }
+        next?.resume()
+    }
+}
+
+/// `MutexLock` whose waiters honour task cancellation: a cancelled waiter
+/// leaves the queue and throws `CancellationError` without the lock.
+final class CancellableMutexLock: Sendable {
+    private struct Waiter {
+        var id: UInt64
+        var continuation: UnsafeContinuation<Void, any Error>
+    }
+    private struct State {
+        var locked = false
+        var waiting = 0
+        var nextID: UInt64 = 0
+        var waiters = FIFO<Waiter>()
+        /// Waiters cancelled before they queued.
+        var cancelledEarly: Set<UInt64> = []
+    }
+    private let state = Mutex(State())
+
+    var waiting: Int { state.withLock { $0.waiting } }
+
+    nonisolated(nonsending) func lock() async throws {
+        let id = state.withLock { s -> UInt64? in
+            if !s.locked { s.locked = true; return nil }
+            s.nextID += 1
+            return s.nextID
+        }
+        guard let id else { return }
+        try await _unsafeInheritExecutor_withTaskCancellationHandler {
+            try await _unsafeInheritExecutor_withUnsafeThrowingContinuation { (c: UnsafeContinuation<Void, any Error>) in
+                let outcome = state.withLock { s -> Bool? in
+                    if s.cancelledEarly.remove(id) != nil { return false }
+                    if !s.locked { s.locked = true; return true }
+                    s.waiters.append(Waiter(id: id, continuation: c))
+                    s.waiting += 1
+                    return nil
+                }
+                switch outcome {
+                case true?: c.resume()
+                case false?: c.resume(throwing: CancellationError())
+                case nil: break
+                }
+            }
+        } onCancel: {
+            let cancelled = state.withLock { s -> UnsafeContinuation<Void, any Error>? in
+                if let waiter = s.waiters.remove(where: { $0.id == id }) {
+                    s.waiting -= 1
+                    return waiter.continuation
+                }
+                s.cancelledEarly.insert(id)
+                return nil
+            }
+            cancelled?.resume(throwing: CancellationError())
+        }
+    }
+
+    func unlock() {
+        let next = state.withLock { s -> UnsafeContinuation<Void, any Error>? in
+            if let next = s.waiters.popFirst() { s.waiting -= 1; return next.continuation }
             s.locked = false
             return nil
         }
@@ -105,6 +180,66 @@ final class MutexSemaphore: Sendable {
     func release() {
         let next = state.withLock { s -> UnsafeContinuation<Void, Never>? in
             if let next = s.waiters.popFirst() { return next }
+            s.permits += 1
+            return nil
+        }
+        next?.resume()
+    }
+}
+
+/// `MutexSemaphore` whose waiters honour task cancellation, written like
+/// `CancellableMutexLock`: a cancelled waiter leaves the queue and throws
+/// `CancellationError` without a permit.
+final class CancellableMutexSemaphore: Sendable {
+    private struct Waiter {
+        var id: UInt64
+        var continuation: UnsafeContinuation<Void, any Error>
+    }
+    private struct State {
+        var permits: Int
+        var nextID: UInt64 = 0
+        var waiters = FIFO<Waiter>()
+        /// Waiters cancelled before they queued.
+        var cancelledEarly: Set<UInt64> = []
+    }
+    private let state: Mutex<State>
+
+    init(value: Int) { state = Mutex(State(permits: value)) }
+
+    nonisolated(nonsending) func acquire() async throws {
+        let id = state.withLock { s -> UInt64? in
+            if s.permits > 0 { s.permits -= 1; return nil }
+            s.nextID += 1
+            return s.nextID
+        }
+        guard let id else { return }
+        try await _unsafeInheritExecutor_withTaskCancellationHandler {
+            try await _unsafeInheritExecutor_withUnsafeThrowingContinuation { (c: UnsafeContinuation<Void, any Error>) in
+                let outcome = state.withLock { s -> Bool? in
+                    if s.cancelledEarly.remove(id) != nil { return false }
+                    if s.permits > 0 { s.permits -= 1; return true }
+                    s.waiters.append(Waiter(id: id, continuation: c))
+                    return nil
+                }
+                switch outcome {
+                case true?: c.resume()
+                case false?: c.resume(throwing: CancellationError())
+                case nil: break
+                }
+            }
+        } onCancel: {
+            let cancelled = state.withLock { s -> UnsafeContinuation<Void, any Error>? in
+                if let waiter = s.waiters.remove(where: { $0.id == id }) { return waiter.continuation }
+                s.cancelledEarly.insert(id)
+                return nil
+            }
+            cancelled?.resume(throwing: CancellationError())
+        }
+    }
+
+    func release() {
+        let next = state.withLock { s -> UnsafeContinuation<Void, any Error>? in
+            if let next = s.waiters.popFirst() { return next.continuation }
             s.permits += 1
             return nil
         }

@@ -15,6 +15,7 @@ enum Workloads {
         results.append(("future_map", try onLoop(loop) { try await futureMap(iterations: iterations, on: loop) }))
         results.append(("timer_schedule_fire", try onLoop(loop) { try await timers(iterations: iterations, on: loop) }))
         results.append(("lock_unlock", try onLoop(loop) { try await lockUnlock(iterations: iterations) }))
+        results.append(("lock_handoff", try onLoop(loop) { try await lockHandOff(iterations: iterations, on: loop) }))
         results.append(("queue_put_get", try onLoop(loop) { try await queuePutGet(iterations: iterations) }))
         let pool = ThreadPool(threadCount: 2, name: "alloc-pool")
         defer { try? pool.syncShutdownGracefully() }
@@ -148,6 +149,27 @@ enum Workloads {
                 try await lock.lock()
                 try lock.unlock()
             }
+        }
+    }
+
+    /// Two tasks on the loop taking an `AsyncLock` in turn, so that every
+    /// `lock()` waits and every `unlock()` hands the lock over (the micro
+    /// benchmark's hand-off); one operation is one hand-off.
+    private static func lockHandOff(iterations: Int, on loop: EventLoop) async throws -> Int {
+        let lock = AsyncLock()
+        return try await counted {
+            try await lock.lock()
+            let tasks = (0..<2).map { _ in
+                Task(executorPreference: loop) {
+                    for _ in 0..<(iterations / 2) {
+                        try await lock.lock()
+                        try lock.unlock()
+                    }
+                }
+            }
+            while lock.waiterCount < 2 { await Task.yield() }
+            try lock.unlock()
+            for task in tasks { try await task.value }
         }
     }
 

@@ -201,7 +201,9 @@ struct RingLoopBench: ParsableCommand {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         try encoder.encode(document).write(to: URL(fileURLWithPath: json))
         let figures = reports.compactMap { $0.chart(machine: machine) }
-        try SVGFigure.document(figures).write(toFile: chart, atomically: true, encoding: .utf8)
+        // Not atomically: an atomic write renames a temporary file over the path, which
+        // would replace `--chart /dev/null` (a device) with a regular file.
+        try SVGFigure.document(figures).write(toFile: chart, atomically: false, encoding: .utf8)
         print("\nwrote \(json) and \(chart)")
 
         let failures = reports.flatMap(\.failures)

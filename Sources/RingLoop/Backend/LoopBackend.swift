@@ -81,7 +81,7 @@ enum LoopBackend {
 
     private static func makeEpoll(_ configuration: EventLoop.Configuration) throws(RingLoopError) -> LoopBackend {
         do {
-            return .epoll(try EpollBackend(name: configuration.name))
+            return .epoll(try EpollBackend(name: configuration.name, workerCPUs: configuration.kernelWorkerAffinity))
         } catch {
             throw .backendUnavailable(operation: error.call, errno: error.errno)
         }

@@ -12,7 +12,7 @@
 /// let commit = loop.makeFutureWithTask { try await database.commit(batch) }
 /// do {
 ///     try await withTimeout(.seconds(1), operation: "commit") { try await shield(commit) }
-/// } catch is TimeoutError {
+/// } catch RingLoopError.timedOut {
 ///     log("commit is slow; it goes on")      // and `commit` still completes
 /// }
 /// ```

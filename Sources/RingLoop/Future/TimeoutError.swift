@@ -1,19 +1,23 @@
-/// Thrown by `withTimeout(_:operation:_:)`, `withDeadline(_:operation:_:)`
-/// and `Future.withTimeout(_:operation:onTimeout:)` when the deadline passed
-/// first: like Python's `TimeoutError` from `asyncio.wait_for`, naming what
-/// timed out.
-public struct TimeoutError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// What timed out, as the caller named it.
-    public var operation: String
-    /// How long the operation was given (from the call to its deadline).
-    public var limit: Duration
+/// The error `withTimeout`, `withDeadline` and `Future.withTimeout` threw
+/// before every RingLoop deadline reported one error: they now throw
+/// `RingLoopError.timedOut(operation:)`, as I/O, the synchronization
+/// primitives and the pools do, so one `catch` handles every timeout:
+///
+/// ```swift
+/// do { try await withTimeout(.seconds(2), operation: "echo") { try await echo() } }
+/// catch RingLoopError.timedOut(let operation) { log("\(operation) timed out") }
+/// ```
+///
+/// The alias keeps old code compiling; `catch is TimeoutError` now matches
+/// every `RingLoopError`, so match `.timedOut` instead.
+@available(*, deprecated, message: "timeouts throw RingLoopError.timedOut(operation:); match that")
+public typealias TimeoutError = RingLoopError
 
-    /// An error saying that `operation` did not finish within `limit`.
+extension RingLoopError {
+    /// `RingLoopError.timedOut(operation:)`: the initializer of the former
+    /// `TimeoutError` struct (`limit` is no longer reported).
+    @available(*, deprecated, message: "use RingLoopError.timedOut(operation:)")
     public init(operation: String, limit: Duration) {
-        self.operation = operation
-        self.limit = limit
+        self = .timedOut(operation: operation)
     }
-
-    /// "RingLoop: <operation> timed out after <limit>".
-    public var description: String { "RingLoop: \(operation) timed out after \(limit)" }
 }

@@ -6,7 +6,8 @@
 /// `withDeadline` waits for it to finish, as `wait_for` waits for the
 /// cancelled task. Then:
 /// - `body` threw `CancellationError` (it honoured the cancellation): throws
-///   `TimeoutError` naming `operation`;
+///   `RingLoopError.timedOut(operation:)` naming `operation` (the error every
+///   RingLoop deadline throws);
 /// - `body` returned a value or threw another error anyway: that outcome is
 ///   what you get, so a value `body` already took (an item from a queue, a
 ///   permit) is never lost to the timeout;
@@ -20,9 +21,9 @@
 /// - Parameters:
 ///   - deadline: when to give up; a deadline already past still starts `body`
 ///     and cancels it at once.
-///   - operation: names what timed out in the `TimeoutError`.
+///   - operation: names what timed out in the `.timedOut` error.
 ///   - body: the work.
-/// - Throws: `TimeoutError`, or what `body` throws.
+/// - Throws: `RingLoopError.timedOut(operation:)`, or what `body` throws.
 ///
 /// ```swift
 /// let line = try await withDeadline(.now() + .seconds(5), operation: "read request") {
@@ -34,8 +35,7 @@ public func withDeadline<T: Sendable>(
     operation: String = "operation",
     _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    let start = Deadline.now()
-    return try await raceDeadline(deadline, limit: deadline > start ? deadline - start : .zero, operation: operation, body)
+    try await raceDeadline(deadline, operation: operation, body)
 }
 
 /// Runs `body`, cancelling it if it has not finished within `timeout`; see
@@ -53,14 +53,12 @@ public func withTimeout<T: Sendable>(
     operation: String = "operation",
     _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    let limit = max(timeout, .zero)
-    return try await raceDeadline(.now() + limit, limit: limit, operation: operation, body)
+    try await raceDeadline(.now() + max(timeout, .zero), operation: operation, body)
 }
 
-/// `body` against a timer; `limit` is what a `TimeoutError` reports.
+/// `body` against a timer.
 func raceDeadline<T: Sendable>(
     _ deadline: Deadline,
-    limit: Duration,
     operation: String,
     _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
@@ -88,7 +86,7 @@ func raceDeadline<T: Sendable>(
             case let .body(result):
                 group.cancelAll()
                 if timerFired, !Task.isCancelled, case let .failure(error) = result, error is CancellationError {
-                    throw TimeoutError(operation: operation, limit: limit)
+                    throw RingLoopError.timedOut(operation: operation)
                 }
                 return try result.get()
             }

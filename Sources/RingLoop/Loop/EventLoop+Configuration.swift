@@ -24,8 +24,50 @@ extension EventLoop {
         /// io_uring is unavailable, unless `RINGLOOP_BACKEND` names one. See
         /// `EventLoop.Backend`.
         public var backend: Backend?
+        /// The CPUs the loop's thread may run on (`sched_setaffinity`), e.g.
+        /// `[2]` to pin it to CPU 2; nil (the default) leaves placement to the
+        /// scheduler. `runOnCurrentThread` applies it to the calling thread.
+        /// A list the kernel refuses fails the loop's creation with
+        /// `RingLoopError.invalidConfiguration`.
+        public var cpuAffinity: [Int]?
+        /// The CPUs the kernel-side workers that perform this loop's blocking
+        /// operations may run on: io_uring's io-wq workers (buffered writes to
+        /// most file systems, and anything else the kernel cannot complete
+        /// without blocking; `IORING_REGISTER_IOWQ_AFF`), or the epoll
+        /// backend's blocking-call threads. Keeping them off the loop's CPU
+        /// (see `cpuAffinity`) lets a file copy use two cores; nil (the
+        /// default) leaves placement to the scheduler, which tends to pull a
+        /// worker onto the CPU of the loop that wakes it.
+        public var kernelWorkerAffinity: [Int]?
         package var ringOptions = RingOptions()
 
         public init() {}
+    }
+}
+
+extension EventLoop {
+    /// Checks the affinity settings and pins the calling thread (the loop's)
+    /// as `cpuAffinity` says. The ring checks `kernelWorkerAffinity` itself
+    /// when it registers it; the epoll backend's threads apply it as they
+    /// start, so it is checked here against the CPUs this process may use.
+    static func applyAffinity(_ configuration: Configuration) throws(RingLoopError) {
+        if let cpus = configuration.kernelWorkerAffinity {
+            if let problem = CPUAffinity.problem(with: cpus) {
+                throw .invalidConfiguration(setting: "kernelWorkerAffinity", reason: problem)
+            }
+            let allowed = CPUAffinity.processDefault ?? CPUAffinity.currentThreadCPUs()
+            if !allowed.isEmpty, let missing = cpus.first(where: { !allowed.contains($0) }) {
+                throw .invalidConfiguration(
+                    setting: "kernelWorkerAffinity", reason: "CPU \(missing) is not available to this process (\(allowed))")
+            }
+        }
+        guard let cpus = configuration.cpuAffinity else { return }
+        if let problem = CPUAffinity.problem(with: cpus) {
+            throw .invalidConfiguration(setting: "cpuAffinity", reason: problem)
+        }
+        CPUAffinity.recordProcessDefault()
+        if let errno = CPUAffinity.restrictCurrentThread(to: cpus) {
+            throw .invalidConfiguration(setting: "cpuAffinity", reason: "sched_setaffinity(\(cpus)): \(errno)")
+        }
     }
 }

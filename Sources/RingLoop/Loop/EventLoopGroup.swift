@@ -12,14 +12,26 @@ public final class EventLoopGroup: Sendable {
     private let counter = LockedValue(0)
 
     /// Starts `numberOfLoops` loops, each on its own thread.
-    /// - Throws: `RingLoopError.ioUringUnavailable` (any loop already started is
-    ///   shut down again).
-    public init(numberOfLoops: Int = System.coreCount, configuration: EventLoop.Configuration = .init()) throws(RingLoopError) {
+    /// - Parameters:
+    ///   - numberOfLoops: how many (one per core by default).
+    ///   - configuration: every loop's; each is named `name-index`.
+    ///   - pinningLoopsToCPUs: pins loop `i` to the `i`-th of
+    ///     `System.availableCPUs` (round-robin when there are more loops than
+    ///     CPUs), for a thread-per-core server whose loops should neither
+    ///     migrate nor share a core. Overrides `configuration.cpuAffinity`.
+    /// - Throws: `RingLoopError.ioUringUnavailable`, `.invalidConfiguration`
+    ///   (any loop already started is shut down again).
+    public init(
+        numberOfLoops: Int = System.coreCount, configuration: EventLoop.Configuration = .init(),
+        pinningLoopsToCPUs: Bool = false
+    ) throws(RingLoopError) {
         precondition(numberOfLoops > 0, "an EventLoopGroup needs at least one loop")
         var loops: [EventLoop] = []
+        let cpus = System.availableCPUs
         for index in 0..<numberOfLoops {
             var config = configuration
             config.name = "\(configuration.name)-\(index)"
+            if pinningLoopsToCPUs, !cpus.isEmpty { config.cpuAffinity = [cpus[index % cpus.count]] }
             do throws(RingLoopError) {
                 loops.append(try EventLoop.spawn(configuration: config))
             } catch {

@@ -92,7 +92,10 @@ enum Spawner {
             for pointer in envp { free(pointer) }
         }
         var pid: pid_t = 0
-        let rc = path.withPlatformString { posix_spawn(&pid, $0, &actions, &attributes, argv, envp) }
+        // A child spawned on a pinned loop's thread would inherit the pin.
+        let rc = CPUAffinity.withProcessDefault {
+            path.withPlatformString { posix_spawn(&pid, $0, &actions, &attributes, argv, envp) }
+        }
         guard rc == 0 else {
             for fd in parentEnds.compactMap({ $0 }) { _ = close(fd) }
             throw classify(rc, path: path, executable: executable, workingDirectory: workingDirectory)

@@ -120,17 +120,38 @@ public final class Subprocess: Sendable {
     /// - Throws: `CancellationError`; `SubprocessError.statusUnavailable` if
     ///   something else reaped the child.
     public func wait(killOnCancel: Bool = true) async throws -> TerminationStatus {
+        try await wait(deadline: .distantFuture, killOnCancel: killOnCancel)
+    }
+
+    /// `wait(killOnCancel:)`, waiting until `deadline` at most: Python's
+    /// `Popen.wait(timeout)`. When the deadline passes first the child is
+    /// left running (as Python's `TimeoutExpired` leaves it): wait again,
+    /// or `terminate(grace:)` it.
+    /// - Throws: `RingLoopError.timedOut(operation: "wait")`, or what
+    ///   `wait(killOnCancel:)` throws.
+    public func wait(deadline: Deadline, killOnCancel: Bool = true) async throws -> TerminationStatus {
         if let status = monitor.status { return try status.get() }
         let monitor = monitor
         do {
-            return try await eventLoop.awaitOperation { waiter in
-                guard let token = monitor.whenReaped({ waiter.resume($0) }) else { return }
-                waiter.onCancel = { monitor.removeWaiter(token) }
-            }
+            return try await eventLoop.awaitOperation(deadline: deadline, operation: "wait", Self.waitStarter(monitor))
         } catch let error as CancellationError {
             if killOnCancel { monitor.signal(SIGKILL) }
             throw error
         }
+    }
+
+    /// Waits for the reaping for a waiter (task or future); its cancel (or
+    /// deadline) only stops the waiting.
+    static func waitStarter(_ monitor: ProcessMonitor) -> @Sendable (AsyncWaiter<TerminationStatus>) -> Void {
+        { waiter in
+            guard let token = monitor.whenReaped({ waiter.resume($0) }) else { return }
+            waiter.onCancel = { monitor.removeWaiter(token) }
+        }
+    }
+
+    /// `wait(killOnCancel:)`, waiting at most `timeout`; see `wait(deadline:killOnCancel:)`.
+    public func wait(timeout: Duration, killOnCancel: Bool = true) async throws -> TerminationStatus {
+        try await wait(deadline: .now() + timeout, killOnCancel: killOnCancel)
     }
 
     /// Sends `signal` to the child (through its pidfd, so never to a process
@@ -161,7 +182,15 @@ public final class Subprocess: Sendable {
     }
 
     private func terminating(_ monitor: ProcessMonitor, _ loop: EventLoop, _ grace: Duration) async throws -> TerminationStatus {
-        try await loop.awaitOperation { waiter in
+        try await loop.awaitOperation(Self.terminateStarter(monitor, loop, grace))
+    }
+
+    /// Waits for the reaping of a child sent `SIGTERM`, sending `SIGKILL`
+    /// after `grace` (loop thread).
+    static func terminateStarter(
+        _ monitor: ProcessMonitor, _ loop: EventLoop, _ grace: Duration
+    ) -> @Sendable (AsyncWaiter<TerminationStatus>) -> Void {
+        { waiter in
             var timer: TimerNode?
             guard let token = monitor.whenReaped({ result in
                 if let timer { _ = loop.cancelTimer(timer) }

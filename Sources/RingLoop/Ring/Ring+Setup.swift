@@ -14,6 +14,8 @@ package struct RingOptions: Sendable {
     /// Replaces `io_uring_queue_init_params` (tests inject failures here).
     /// Returns 0 or a negative errno.
     package var setupOverride: (@Sendable (UInt32, UnsafeMutablePointer<io_uring>, UnsafeMutablePointer<io_uring_params>) -> Int32)?
+    /// The CPUs the ring's io-wq workers may run on; nil: the kernel's choice.
+    package var kernelWorkerCPUs: [Int]?
 
     package init() {}
 }
@@ -42,6 +44,17 @@ extension Ring {
             let rc = options.setupOverride?(options.submissionQueueEntries, ring, &params)
                 ?? io_uring_queue_init_params(options.submissionQueueEntries, ring, &params)
             if rc == 0 {
+                if let cpus = options.kernelWorkerCPUs {
+                    var set = CPUAffinity.mask(cpus)
+                    let rc = io_uring_register_iowq_aff(ring, MemoryLayout<cpu_set_t>.size, &set)
+                    if rc < 0 {
+                        io_uring_queue_exit(ring)
+                        ring.deallocate()
+                        throw .invalidConfiguration(
+                            setting: "kernelWorkerAffinity",
+                            reason: "io_uring_register_iowq_aff(\(cpus)): \(Errno(rawValue: -rc))")
+                    }
+                }
                 return (ring, params.flags, params.features)
             }
             lastError = rc

@@ -55,6 +55,9 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
     /// `operation` released more than was acquired (a `BoundedAsyncSemaphore`
     /// above its limit, `AsyncQueue.taskDone()` with no unfinished item).
     case overReleased(operation: String)
+    /// A setting in a configuration cannot be applied (`setting` names it;
+    /// `reason` says why, with the kernel's answer when it refused).
+    case invalidConfiguration(setting: String, reason: String)
 
     public var description: String {
         switch self {
@@ -92,6 +95,8 @@ public enum RingLoopError: Error, Sendable, Hashable, CustomStringConvertible {
             return "RingLoop: \(operation) on something already closed"
         case let .overReleased(operation):
             return "RingLoop: \(operation) released more than was acquired"
+        case let .invalidConfiguration(setting, reason):
+            return "RingLoop: \(setting) cannot be applied: \(reason)"
         }
     }
 }

@@ -26,6 +26,8 @@ package enum Threads {
         let rc = pthread_create(&thread, nil, { raw in
             let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
             Threads.setCurrentName(String(box.name.utf8.prefix(15)) ?? "ringloop")
+            // Started from a pinned loop's thread, it would inherit the pin.
+            CPUAffinity.unpinCurrentThread()
             box.body()
             return nil
         }, box)
@@ -74,4 +76,17 @@ public enum System {
     public static var coreCount: Int {
         max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
+
+    /// The CPUs this process may run on (its affinity mask, which a cpuset,
+    /// `taskset` or a container limit may narrow below `coreCount`), ascending;
+    /// what `EventLoop.Configuration.cpuAffinity` and `.kernelWorkerAffinity`
+    /// choose from. A loop pinned with `cpuAffinity` does not narrow it.
+    public static var availableCPUs: [Int] {
+        CPUAffinity.processDefault ?? CPUAffinity.currentThreadCPUs()
+    }
+
+    /// The CPU the calling thread is running on at this moment
+    /// (`sched_getcpu`), if the kernel says; an unpinned thread may move at
+    /// any time, so this is a hint (the scheduler put it where it is free).
+    public static var currentCPU: Int? { CPUAffinity.currentCPU() }
 }

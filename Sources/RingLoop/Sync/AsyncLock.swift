@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Mutual exclusion for async code and loop callbacks that suspends instead of
 /// blocking a thread.
 ///
@@ -37,8 +39,21 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
     @usableFromInline let stateLock = Lock()
     /// Invariant: `!locked` implies `waiters.isEmpty` (a release with
     /// waiters hands the lock over, never frees it).
-    @exclusivity(unchecked) private var locked = false
+    @exclusivity(unchecked) private var locked = false {
+        didSet { lockedHint.store(locked, ordering: .relaxed) }
+    }
+    /// `locked` as last written (under `stateLock`), readable without it:
+    /// `lock()` goes straight to waiting when the lock is visibly held,
+    /// instead of first taking `stateLock` for a `tryLock` bound to fail. A
+    /// stale value costs nothing in correctness: waiting re-checks under the
+    /// lock and takes a free lock at once.
+    @usableFromInline let lockedHint = Atomic<Bool>(false)
     @exclusivity(unchecked) private var waiters = WaiterQueue<Node>(tag: 1)
+    /// A node for the next `lock()` that waits (only those: a condition's
+    /// nodes carry a payload).
+    private let spareNode = WaiterCache<Node>()
+    /// Whether a waiter node is kept for the next wait (tests).
+    var holdsSpareNode: Bool { spareNode.holdsSpare }
 
     /// A new, unlocked lock.
     public init() {}
@@ -65,7 +80,7 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
     ///   (the lock is then not held).
     @inlinable
     nonisolated(nonsending) public func lock() async throws {
-        if tryLock() { return }
+        if !lockedHint.load(ordering: .relaxed), tryLock() { return }
         try await lockSlowly(deadline: .distantFuture)
     }
 
@@ -82,14 +97,16 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
     ///   cases the lock is not held.
     @inlinable
     nonisolated(nonsending) public func lock(deadline: Deadline) async throws {
-        if tryLock() { return }
+        if !lockedHint.load(ordering: .relaxed), tryLock() { return }
         try await lockSlowly(deadline: deadline)
     }
 
     /// Waits in line for the lock (the fast path failed).
     @usableFromInline
     nonisolated(nonsending) func lockSlowly(deadline: Deadline) async throws {
-        try await suspend(Node(nil), deadline: deadline) { node, _ in
+        let node = spareNode.take() ?? Node(nil)
+        defer { spareNode.recycle(node, timed: deadline != .distantFuture) }
+        try await suspend(node, deadline: deadline) { node, _ in
             admit(node)
         } handBack: { _ in
             release()
@@ -187,7 +204,8 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
     /// Hands the (held) lock to the first waiter, or frees it.
     func releaseLocked(into wakeups: inout Wakeups) {
         if let next = waiters.popFirst() {
-            next.complete(next.payload.map { .failure($0) } ?? .success(()), into: &wakeups)
+            next.setOutcome(next.payload.map { .failure($0) } ?? .success(()))
+            wakeups.append(consume next)
         } else {
             locked = false
         }

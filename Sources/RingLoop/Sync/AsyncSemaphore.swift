@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A counting semaphore for async code and loop callbacks: at most `value`
 /// holders at a time (connections to a database, requests in flight).
 ///
@@ -29,10 +31,22 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
 
     @usableFromInline let stateLock = Lock()
     /// Invariant: `permits > 0` implies `waiters.isEmpty`.
-    @exclusivity(unchecked) private var permits: Int
+    @exclusivity(unchecked) private var permits: Int {
+        didSet { permitsHint.store(permits, ordering: .relaxed) }
+    }
+    /// `permits` as last written (under `stateLock`), readable without it:
+    /// `acquire()` goes straight to waiting when no permit is visibly free,
+    /// instead of first taking `stateLock` for a `tryAcquire` bound to fail.
+    /// A stale value costs nothing in correctness: waiting re-checks under
+    /// the lock and takes a free permit at once.
+    @usableFromInline let permitsHint: Atomic<Int>
     /// Most permits it may hold (`BoundedAsyncSemaphore`), or nil.
     private let limit: Int?
     @exclusivity(unchecked) private var waiters = WaiterQueue<Node>(tag: 1)
+    /// A node for the next `acquire()` that waits.
+    private let spareNode = WaiterCache<Node>()
+    /// Whether a waiter node is kept for the next wait (tests).
+    var holdsSpareNode: Bool { spareNode.holdsSpare }
 
     /// A semaphore with `value` permits available (`value >= 0`).
     public convenience init(value: Int) {
@@ -42,6 +56,7 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
     init(value: Int, limit: Int?) {
         precondition(value >= 0, "AsyncSemaphore: the initial value must not be negative")
         permits = value
+        permitsHint = Atomic(value)
         self.limit = limit
     }
 
@@ -64,7 +79,7 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
     /// - Throws: `CancellationError` (no permit taken).
     @inlinable
     nonisolated(nonsending) public func acquire() async throws {
-        if tryAcquire() { return }
+        if permitsHint.load(ordering: .relaxed) > 0, tryAcquire() { return }
         try await acquireSlowly(deadline: .distantFuture)
     }
 
@@ -79,14 +94,16 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
     /// - Throws: `RingLoopError.timedOut`, `CancellationError` (no permit taken).
     @inlinable
     nonisolated(nonsending) public func acquire(deadline: Deadline) async throws {
-        if tryAcquire() { return }
+        if permitsHint.load(ordering: .relaxed) > 0, tryAcquire() { return }
         try await acquireSlowly(deadline: deadline)
     }
 
     /// Waits in line for a permit (the fast path failed).
     @usableFromInline
     nonisolated(nonsending) func acquireSlowly(deadline: Deadline) async throws {
-        try await suspend(Node(()), deadline: deadline) { node, _ in
+        let node = spareNode.take() ?? Node(())
+        defer { spareNode.recycle(node, timed: deadline != .distantFuture) }
+        try await suspend(node, deadline: deadline) { node, _ in
             admit(node)
         } handBack: { _ in
             _ = release(1, operation: "AsyncSemaphore.acquire")
@@ -146,7 +163,8 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
         }
         var remaining = count
         while remaining > 0, let node = waiters.popFirst() {
-            node.complete(.success(()), into: &wakeups)
+            node.setOutcome(.success(()))
+            wakeups.append(consume node)
             remaining -= 1
         }
         permits += remaining

@@ -114,21 +114,27 @@ enum WithdrawReason: Sendable {
     /// queue): it resumes with `result` once `wakeups` are performed.
     @inlinable
     func complete(_ result: Result<Value, any Error>, into wakeups: inout Wakeups) {
-        precondition(phase != .done && queueTag == 0, "RingLoop: a waiter completed twice")
-        phase = .done
-        outcome = result
+        setOutcome(result)
         wakeups.append(self)
     }
 
+    /// `complete` without queueing the resumption: the caller then hands its
+    /// own reference to `wakeups.append` (`consume`), which spares a
+    /// retain/release pair on the hand-off path.
+    @inlinable
+    func setOutcome(_ result: Result<Value, any Error>) {
+        precondition(phase != .done && queueTag == 0, "RingLoop: a waiter completed twice")
+        phase = .done
+        outcome = result
+    }
+
+    /// Delivers the outcome. Touches no field after resuming the
+    /// continuation: the resumed task may already be reusing the node for
+    /// its next wait (`WaiterCache`).
     @inlinable
     func resumeNow() {
-        if let timer {
-            self.timer = nil
-            timer.cancel()
-        }
-        guard let resumer, let outcome else { return }
-        self.resumer = nil
-        self.outcome = nil
+        if let timer = timer.take() { timer.cancel() }
+        guard let resumer = resumer.take(), let outcome = outcome.take() else { return }
         switch resumer {
         case let .continuation(continuation):
             tsanRelease(self)
@@ -149,7 +155,7 @@ struct Wakeups: ~Copyable {
     init() {}
 
     @inlinable
-    mutating func append(_ node: WaiterNode) {
+    mutating func append(_ node: consuming WaiterNode) {
         if first == nil {
             first = node
         } else {
@@ -160,7 +166,7 @@ struct Wakeups: ~Copyable {
     /// Resumes every waiter, in completion order.
     @inlinable
     consuming func perform() {
-        guard let first else { return }
+        guard let first = first.take() else { return }
         first.resume()
         for node in more { node.resume() }
     }

@@ -68,10 +68,20 @@ struct WaiterQueue<Node: WaiterNode> {
         count += 1
     }
 
+    /// Removes and returns the longest-waiting node. Ownership moves out of
+    /// the chain (`take()`), so a hand-off pays no retain/release pair for it.
     @inlinable
     mutating func popFirst() -> Node? {
-        guard let node = head else { return nil }
-        remove(node)
+        guard let node = head.take() else { return nil }
+        if let next = node.next.take() {
+            next.previous = nil
+            // Only `Node`s are ever appended, so the successor is one.
+            head = unsafeDowncast(next, to: Node.self)
+        } else {
+            tail = nil
+        }
+        node.queueTag = 0
+        count -= 1
         return node
     }
 

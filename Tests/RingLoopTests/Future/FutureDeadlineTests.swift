@@ -25,16 +25,16 @@ struct FutureDeadlineTests {
                 }
             }
             Issue.record("the wait should have timed out")
-        } catch let error as TimeoutError {
-            #expect(error.operation == "wait for the event")
-            #expect(error.limit == .milliseconds(20))
+        } catch RingLoopError.timedOut(let operation) {
+            // The one timeout error every RingLoop deadline throws.
+            #expect(operation == "wait for the event")
         }
         #expect(sawCancellation.get, "the operation was cancelled before wait_for raised")
     }
 
     @Test func waitForWaitsForTheCancelledOperationToFinish() async throws {
         let finished = Box(false)
-        await #expect(throws: TimeoutError.self) {
+        await #expect(throws: RingLoopError.timedOut(operation: "operation")) {
             try await withTimeout(.milliseconds(10)) {
                 defer { finished.with { $0 = true } }
                 try await Task.sleep(for: .seconds(30))
@@ -45,7 +45,7 @@ struct FutureDeadlineTests {
 
     @Test func waitForKeepsAValueTheOperationProducedDespiteTheCancellation() async throws {
         // Like asyncio.timeout(): a block that swallows the cancellation and
-        // returns is not turned into a TimeoutError; what it took is not lost.
+        // returns is not turned into a timeout; what it took is not lost.
         let value = try await withTimeout(.milliseconds(10)) { () async -> Int in
             try? await Task.sleep(for: .seconds(30))
             return 7
@@ -61,7 +61,7 @@ struct FutureDeadlineTests {
 
     @Test func waitForWithADeadlineAlreadyPastStillStartsAndCancelsTheOperation() async throws {
         let started = Box(false)
-        await #expect(throws: TimeoutError.self) {
+        await #expect(throws: RingLoopError.timedOut(operation: "late")) {
             try await withDeadline(.distantPast, operation: "late") {
                 started.with { $0 = true }
                 try await Task.sleep(for: .seconds(30))
@@ -95,14 +95,14 @@ struct FutureDeadlineTests {
         }
     }
 
-    @Test func futureWaitForFailsWithTimeoutErrorAndRunsTheCancelHook() async throws {
+    @Test func futureWaitForFailsWithTimedOutAndRunsTheCancelHook() async throws {
         try await withLoop { loop async throws in
             let promise = loop.makePromise(of: Int.self)
             let hookRan = Box(false)
             let limited = promise.future.withTimeout(.milliseconds(10), operation: "reply") {
                 hookRan.with { $0 = true }
             }
-            await #expect(throws: TimeoutError(operation: "reply", limit: .milliseconds(10))) {
+            await #expect(throws: RingLoopError.timedOut(operation: "reply")) {
                 try await limited.get()
             }
             // The hook runs on the loop right after the future failed.
@@ -199,7 +199,7 @@ struct FutureDeadlineTests {
                 try await gate.wait()
                 return "committed"
             }
-            await #expect(throws: TimeoutError.self) {
+            await #expect(throws: RingLoopError.timedOut(operation: "commit")) {
                 try await withTimeout(.milliseconds(10), operation: "commit") { try await shield(work) }
             }
             gate.set()

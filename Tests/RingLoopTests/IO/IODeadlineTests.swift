@@ -26,6 +26,55 @@ import Testing
         #expect(elapsed >= timeout && elapsed < timeout + .seconds(5))
     }
 
+    /// Every I/O wait takes a bound in the primitives' two shapes,
+    /// `timeout: Duration` and `deadline: Deadline` (Python's
+    /// `socket.settimeout`, `Popen.wait(timeout)`). This test compiles only
+    /// while that holds; each call completes well within its bound.
+    @Test(.timeLimit(.minutes(1)))
+    func everyIOWaitTakesATimeoutOrADeadline() async throws {
+        try await withSocketLoop { loop in
+            let soon = Deadline.now() + .seconds(30)
+            let wait = Duration.seconds(30)
+            let listener = try TCPListener.bind(to: .loopbackIPv4(port: 0), on: loop)
+            let a = try await TCPConnection.connect(to: listener.localAddress, on: loop, timeout: wait)
+            let b = try await TCPConnection.connect(to: listener.localAddress, on: loop, deadline: soon)
+            let c = try await value(of: TCPConnection.connect(to: listener.localAddress, on: loop, deadline: soon))
+            let server = try #require(try await listener.accept(timeout: wait))
+            var others = [try #require(try await listener.accept(deadline: soon))]
+            others.append(try #require(try await listener.accept(deadline: soon)))
+            try await a.write([1], timeout: wait)
+            try await a.write([2], deadline: soon)
+            try await a.write(contentsOf: [[3], [4]], timeout: wait)
+            try await a.write(contentsOf: [[5]], deadline: soon)
+            var got: [UInt8] = []
+            while got.count < 5, let chunk = try await server.read(timeout: wait) { got += chunk }
+            #expect(got == [1, 2, 3, 4, 5])
+            try await server.write([6])
+            #expect(try await a.read(deadline: soon) == [6])
+
+            let x = try UDPSocket.bind(to: .loopbackIPv4(port: 0), on: loop)
+            try await x.send([7], to: x.localAddress, timeout: wait)
+            try await x.send([8], to: x.localAddress, deadline: soon)
+            #expect(try await x.receive(timeout: wait).bytes == [7])
+            #expect(try await x.receive(deadline: soon).bytes == [8])
+
+            let (readEnd, writeEnd) = try ByteStream.makePipe(on: loop)
+            try await writeEnd.write([9], timeout: wait)
+            try await writeEnd.write([10], deadline: soon)
+            #expect(try await readEnd.read(upTo: 2, timeout: wait).count >= 1)
+
+            let child = try Subprocess.spawn(.name("true"), on: loop)
+            #expect(try await child.wait(timeout: wait) == .exited(0))
+            #expect(try await child.wait(deadline: soon) == .exited(0))
+
+            for connection in [a, b, c, server] + others { await connection.close() }
+            await x.close()
+            readEnd.close()
+            writeEnd.close()
+            await listener.close()
+        }
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func aStreamReadWithNoWriterTimesOutAndTheStreamStaysUsable() async throws {
         try await withLoop { loop in

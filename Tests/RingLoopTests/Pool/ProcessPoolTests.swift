@@ -121,7 +121,7 @@ private func withPool(
     func jobPastItsDeadlineKillsAndReplacesItsWorker() async throws {
         try await withPool(workers: 1) { (pool: ProcessPool, _: EventLoop) async throws in
             let first = try await pool.run(TestJobs.pid, 0)
-            await #expect(throws: ProcessPoolError.timedOut(job: "sleep", after: .milliseconds(100))) {
+            await #expect(throws: RingLoopError.timedOut(operation: "ProcessPool.run(sleep)")) {
                 try await pool.run(TestJobs.sleep, 30_000, timeout: .milliseconds(100))
             }
             #expect(!isUnreaped(first))
@@ -129,6 +129,37 @@ private func withPool(
             #expect(second != first)
             // A job within its deadline is unaffected by having one.
             #expect(try await pool.run(TestJobs.square, 5, timeout: .seconds(30)) == 25)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func applyAsyncGetWithATimeoutCoversTheWaitForAWorkerAndStopsTheJob() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ringloop-pool-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let gate = directory.appendingPathComponent("gate").path
+        let marker = directory.appendingPathComponent("marker").path
+        try await withPool(workers: 1) { (pool: ProcessPool, loop: EventLoop) async throws in
+            // The only worker is busy: a job with a deadline waits in the
+            // queue, times out there, and never runs.
+            let blocker = Task { try await pool.run(TestJobs.waitForFile, gate) }
+            #expect(await eventually { pool.busyWorkerCount == 1 })
+            await #expect(throws: RingLoopError.timedOut(operation: "ProcessPool.run(touch)")) {
+                try await pool.run(TestJobs.touch, marker, deadline: .now() + .milliseconds(100))
+            }
+            _ = FileManager.default.createFile(atPath: gate, contents: nil)
+            #expect(try await blocker.value)
+            #expect(try await pool.run(TestJobs.square, 3) == 9, "the queue moved past the expired job")
+            #expect(!FileManager.default.fileExists(atPath: marker), "a job that expired in the queue ran")
+            // A job running at its deadline has its worker killed and replaced.
+            let first = try await pool.run(TestJobs.pid, 0)
+            await #expect(throws: RingLoopError.timedOut(operation: "ProcessPool.run(sleep)")) {
+                try await pool.run(TestJobs.sleep, 30_000, deadline: .now() + .milliseconds(100))
+            }
+            #expect(!isUnreaped(first))
+            #expect(try await pool.run(TestJobs.pid, 0) != first)
+            #expect(try await pool.run(TestJobs.square, 4, deadline: .now() + .seconds(30)) == 16)
+            #expect(try await loop.submit { loop.pendingTimerCount }.get() == 0, "finished jobs disarm their deadlines")
         }
     }
 
@@ -233,6 +264,35 @@ private func withPool(
     func workerHasOnlyStandardDescriptorsAndItsSocket() async throws {
         try await withPool(workers: 1) { (pool: ProcessPool, _: EventLoop) async throws in
             #expect(try await pool.run(TestJobs.descriptors, 0) == [0, 1, 2, 3])
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func executorSubmitReturnsAFutureOnTheLoopAskedFor() async throws {
+        try await withPool { (pool: ProcessPool, loop: EventLoop) async throws in
+            let other = try EventLoop.spawn()
+            let onPool: Future<Int> = pool.submit(TestJobs.square, 6)
+            let onOther: Future<Int> = pool.submit(TestJobs.square, 7, on: other)
+            #expect(onPool.eventLoop === loop && onOther.eventLoop === other)
+            #expect(try await value(of: onPool) == 36)
+            #expect(try await value(of: onOther) == 49)
+            let withTimeout: Future<Int32> = pool.submit(TestJobs.pid, 0, timeout: .seconds(30))
+            #expect(try await value(of: withTimeout) > 0)
+            await other.shutdownGracefully()
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func futureResultWithATimeoutStopsTheJobAndReplacesItsWorker() async throws {
+        try await withPool(workers: 1) { (pool: ProcessPool, _: EventLoop) async throws in
+            let first = try await pool.run(TestJobs.pid, 0)
+            let limited: Future<Int> = pool.submit(TestJobs.sleep, 30_000, deadline: .now() + .milliseconds(100))
+            await #expect(throws: RingLoopError.timedOut(operation: "ProcessPool.run(sleep)")) { _ = try await value(of: limited) }
+            #expect(await eventually { !isUnreaped(first) }, "the job's worker was killed")
+            let timed: Future<Int> = pool.submit(TestJobs.sleep, 30_000, timeout: .milliseconds(100))
+            await #expect(throws: RingLoopError.timedOut(operation: "ProcessPool.run(sleep)")) { _ = try await value(of: timed) }
+            let inTime: Future<Int> = pool.submit(TestJobs.square, 5, deadline: .now() + .seconds(30))
+            #expect(try await value(of: inTime) == 25)
         }
     }
 }

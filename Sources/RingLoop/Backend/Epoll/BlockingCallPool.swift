@@ -20,8 +20,8 @@ import Glibc
 /// A queued call can be withdrawn; a running one cannot (its result is posted
 /// as usual, as io_uring does for a file read it cannot interrupt).
 // Safe to share: `queues`, `threads`, `running`, `nextPathWorker` and
-// `stopping` are guarded by `condition`'s mutex; `post`, `limit` and `name`
-// are immutable.
+// `stopping` are guarded by `condition`'s mutex; `post`, `limit`, `name` and
+// `cpus` are immutable.
 final class BlockingCallPool: @unchecked Sendable {
     struct Job {
         let userData: UInt64
@@ -31,6 +31,8 @@ final class BlockingCallPool: @unchecked Sendable {
 
     private let limit: Int
     private let name: String
+    /// The CPUs the workers run on (checked by the loop before it starts); nil: any.
+    private let cpus: [Int]?
     private let post: @Sendable (UInt64, Int32) -> Void
     private let condition = ConditionLock()
     private var queues: [Deque<Job>]
@@ -40,9 +42,10 @@ final class BlockingCallPool: @unchecked Sendable {
     private var stopping = false
 
     /// `post(userData, result)` receives every result, on a worker thread.
-    init(threads limit: Int, name: String, post: @escaping @Sendable (UInt64, Int32) -> Void) {
+    init(threads limit: Int, name: String, cpus: [Int]? = nil, post: @escaping @Sendable (UInt64, Int32) -> Void) {
         self.limit = max(1, limit)
         self.name = name
+        self.cpus = cpus
         self.post = post
         self.queues = Array(repeating: [], count: self.limit)
         self.threads = Array(repeating: nil, count: self.limit)
@@ -62,7 +65,10 @@ final class BlockingCallPool: @unchecked Sendable {
             return (worker, threads[worker] == nil && !stopping)
         }
         if start {
-            let thread = Threads.spawn(name: name) { [self] in work(worker) }
+            let thread = Threads.spawn(name: name) { [self] in
+                if let cpus { _ = CPUAffinity.restrictCurrentThread(to: cpus) }
+                work(worker)
+            }
             condition.withLock { threads[worker] = thread }
         }
     }

@@ -34,8 +34,10 @@ final class EpollBackend: IOBackend {
     private(set) var submissions = 0
     var invokeHandler: ((CompletionHandler, Completion, UInt64) -> Void)?
 
-    init(blockingThreads: Int = 4, name: String) throws(BackendCallFailure) {
-        reactor = try EpollReactor(blockingThreads: blockingThreads, name: String("\(name)-io".utf8.prefix(15)) ?? "ringloop-io")
+    init(blockingThreads: Int = 4, name: String, workerCPUs: [Int]? = nil) throws(BackendCallFailure) {
+        reactor = try EpollReactor(
+            blockingThreads: blockingThreads, name: String("\(name)-io".utf8.prefix(15)) ?? "ringloop-io",
+            workerCPUs: workerCPUs)
     }
 
     // MARK: IOBackend

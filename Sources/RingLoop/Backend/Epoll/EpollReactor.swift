@@ -60,7 +60,7 @@ final class EpollReactor {
 
     /// Creates the epoll fd and the wakeup eventfd; `blockingThreads` bounds
     /// the worker threads started for file operations.
-    init(blockingThreads: Int = 4, name: String = "ringloop-io") throws(BackendCallFailure) {
+    init(blockingThreads: Int = 4, name: String = "ringloop-io", workerCPUs: [Int]? = nil) throws(BackendCallFailure) {
         let epollFD = cepoll_create()
         guard epollFD >= 0 else { throw BackendCallFailure(call: "epoll_create1", errno: Errno(rawValue: cepoll_errno())) }
         let wakeupFD = cepoll_eventfd()
@@ -80,7 +80,7 @@ final class EpollReactor {
         self.wakeupFD = wakeupFD
         let posted = PostedCompletions(wakeupFD: wakeupFD)
         self.posted = posted
-        self.pool = BlockingCallPool(threads: blockingThreads, name: name) { userData, result in
+        self.pool = BlockingCallPool(threads: blockingThreads, name: name, cpus: workerCPUs) { userData, result in
             posted.post(ReactorCompletion(userData: userData, result: result, hasMore: false, bufferID: nil))
         }
         self.events = .allocate(capacity: EpollReactor.eventCapacity)

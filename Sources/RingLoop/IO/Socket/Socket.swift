@@ -29,6 +29,34 @@ enum Socket {
         return v
     }
 
+    /// Checks that `fd` is a socket of `type` (`SOCK_STREAM`, `SOCK_DGRAM`)
+    /// and, for stream sockets, listening or not as asked: what an adopting
+    /// initializer verifies before it takes a descriptor.
+    /// - Throws: `IOError("getsockopt(SO_TYPE)", …)` (`.notSocket`, or
+    ///   `.protocolNotSupported` for another type);
+    ///   `IOError("getsockopt(SO_ACCEPTCONN)", .invalidArgument)` for the
+    ///   wrong listening state.
+    static func validate(_ fd: Int32, type expected: Int32, listening: Bool?) throws(IOError) {
+        var type: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 else {
+            throw IOError("getsockopt(SO_TYPE)", Errno(rawValue: errno))
+        }
+        guard type == expected else { throw IOError("getsockopt(SO_TYPE)", .protocolNotSupported) }
+        guard let listening else { return }
+        guard let accepting = getOption(fd, SOL_SOCKET, SO_ACCEPTCONN) else {
+            throw IOError("getsockopt(SO_ACCEPTCONN)", Errno(rawValue: errno))
+        }
+        guard (accepting != 0) == listening else { throw IOError("getsockopt(SO_ACCEPTCONN)", .invalidArgument) }
+    }
+
+    /// Clears `O_NONBLOCK`: io_uring then waits for readiness itself instead
+    /// of failing with `-EAGAIN` (the epoll backend sets what it needs).
+    static func clearNonBlocking(_ fd: Int32) {
+        let flags = fcntl(fd, F_GETFL)
+        if flags >= 0, flags & O_NONBLOCK != 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+    }
+
     static func bind(_ fd: Int32, to address: SocketAddress) throws(IOError) {
         let rc = address.withSockAddr { Glibc.bind(fd, $0, $1) }
         guard rc == 0 else { throw IOError("bind", Errno(rawValue: errno)) }

@@ -23,13 +23,30 @@ extension TCPConnection {
         timeout: Duration? = nil,
         options: Options = Options()
     ) -> Future<TCPConnection> {
+        connectFuture(to: address, on: loop, deadline: timeout.map { .now() + $0 }, options: options)
+    }
+
+    private static func connectFuture(
+        to address: SocketAddress, on loop: EventLoop, deadline: Deadline?, options: Options
+    ) -> Future<TCPConnection> {
         let future = Future<TCPConnection>(eventLoop: loop)
         let start: @Sendable () -> Void = {
             let operation = ConnectOperation(loop: loop, address: address, options: options) { future._setResult($0) }
-            operation.start(timeout: timeout)
+            operation.start(deadline: deadline)
         }
         if loop.inEventLoop { start() } else { loop.execute(start) }
         return future
+    }
+
+    /// Connects to `address`, giving up at `deadline`; see
+    /// `connect(to:on:timeout:options:) -> Future`. Safe from any thread.
+    public static func connect(
+        to address: SocketAddress,
+        on loop: EventLoop,
+        deadline: Deadline,
+        options: Options = Options()
+    ) -> Future<TCPConnection> {
+        connectFuture(to: address, on: loop, deadline: deadline, options: options)
     }
 
     /// Connects to `address`; see `connect(to:on:timeout:options:) -> Future`.
@@ -46,10 +63,30 @@ extension TCPConnection {
         timeout: Duration? = nil,
         options: Options = Options()
     ) async throws -> TCPConnection {
+        try await connecting(to: address, on: loop, deadline: timeout.map { .now() + $0 }, options: options)
+    }
+
+    /// Connects to `address`, giving up at `deadline` (Python's
+    /// `asyncio.wait_for(asyncio.open_connection(…), t)` with an absolute
+    /// time); see `connect(to:on:timeout:options:)`.
+    /// - Throws: as `connect(to:on:timeout:options:)`;
+    ///   `RingLoopError.timedOut(operation: "connect")` once `deadline` passes.
+    public static func connect(
+        to address: SocketAddress,
+        on loop: EventLoop,
+        deadline: Deadline,
+        options: Options = Options()
+    ) async throws -> TCPConnection {
+        try await connecting(to: address, on: loop, deadline: deadline, options: options)
+    }
+
+    private static func connecting(
+        to address: SocketAddress, on loop: EventLoop, deadline: Deadline?, options: Options
+    ) async throws -> TCPConnection {
         try await loop.awaitOperation { (waiter: AsyncWaiter<TCPConnection>) in
             let operation = ConnectOperation(loop: loop, address: address, options: options) { waiter.resume($0) }
             waiter.onCancel = { operation.cancel() }
-            operation.start(timeout: timeout)
+            operation.start(deadline: deadline)
         }
     }
 }
@@ -82,7 +119,7 @@ final class ConnectOperation: CompletionHandler {
     }
 
     /// Opens the socket and submits the connect. Loop thread.
-    func start(timeout: Duration?) {
+    func start(deadline: Deadline?) {
         do {
             fd = try Socket.open(family: address.addressFamily, type: Int32(SOCK_STREAM.rawValue))
         } catch {
@@ -98,8 +135,8 @@ final class ConnectOperation: CompletionHandler {
             fail(error)
             return
         }
-        if let timeout {
-            timer = loop.scheduleTimer(at: .now() + timeout) { [self] fired in
+        if let deadline, deadline != .distantFuture {
+            timer = loop.scheduleTimer(at: deadline) { [self] fired in
                 timer = nil
                 guard fired, let id else { return }
                 timedOut = true

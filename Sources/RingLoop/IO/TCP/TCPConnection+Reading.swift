@@ -69,11 +69,56 @@ extension TCPConnection {
         try await nextChunk()
     }
 
-    func nextChunk() async throws -> [UInt8]? {
-        if eventLoop.inEventLoop, let ready = takeReadyChunk() {
+    /// `read()`, waiting until `deadline` at most: Python's
+    /// `await asyncio.wait_for(reader.read(n), timeout)`, or `recv` on a
+    /// socket with `settimeout`.
+    ///
+    /// A read that times out consumed nothing: bytes that arrive later are
+    /// kept for the next read, and the connection stays usable. A deadline
+    /// already past times out without taking bytes that are waiting.
+    /// - Throws: `RingLoopError.timedOut(operation: "read")`, or what
+    ///   `read()` throws.
+    public func read(deadline: Deadline) async throws -> [UInt8]? {
+        try await nextChunk(deadline: deadline)
+    }
+
+    /// `read()`, waiting at most `timeout`; see `read(deadline:)`.
+    public func read(timeout: Duration) async throws -> [UInt8]? {
+        try await nextChunk(deadline: .now() + timeout)
+    }
+
+    // MARK: Reading for callback code
+
+    /// `read()` for callback code: the next chunk of inbound bytes, nil at
+    /// EOF. Safe from any thread; one reader at a time (a second read waiting
+    /// at once fails, as with `inbound`); not together with `setHandler(_:)`.
+    public func read() -> Future<[UInt8]?> {
+        read(deadline: .distantFuture)
+    }
+
+    /// `read(deadline:)` for callback code: Python's `recv` on a socket with
+    /// `settimeout`, for a `Future`. The deadline stops the read exactly as
+    /// it stops the async form: a read that timed out consumed nothing
+    /// (bytes that arrive later are kept for the next read) and the future
+    /// fails with `RingLoopError.timedOut(operation: "read")`.
+    public func read(deadline: Deadline) -> Future<[UInt8]?> {
+        eventLoop.futureOperation(deadline: deadline, operation: "read") { (waiter: AsyncWaiter<[UInt8]?>) in
+            self.startRead(waiter)
+        }
+    }
+
+    /// `read(deadline:)` for callback code, waiting at most `timeout`.
+    public func read(timeout: Duration) -> Future<[UInt8]?> {
+        read(deadline: .now() + timeout)
+    }
+
+    func nextChunk(deadline: Deadline = .distantFuture) async throws -> [UInt8]? {
+        // The fast path takes what is kept without waiting; a deadline that
+        // has passed goes to the bridge instead, which refuses it untouched.
+        if eventLoop.inEventLoop, deadline == .distantFuture || deadline > .now(), let ready = takeReadyChunk() {
             return try ready.get()
         }
-        return try await eventLoop.awaitOperation { (waiter: AsyncWaiter<[UInt8]?>) in
+        return try await eventLoop.awaitOperation(deadline: deadline, operation: "read") { (waiter: AsyncWaiter<[UInt8]?>) in
             self.startRead(waiter)
         }
     }

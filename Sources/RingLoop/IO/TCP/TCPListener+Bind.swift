@@ -56,6 +56,29 @@ extension TCPListener {
         }
     }
 
+    /// Takes ownership of a bound, listening stream socket (TCP, or Unix
+    /// domain; one inherited from a supervisor, or made with raw calls):
+    /// `close()`, or dropping the listener, closes it. Accepting starts with
+    /// `start(_:)` or by iterating `connections`, as after `bind`. Its
+    /// `O_NONBLOCK` flag is cleared (the backend waits for readiness
+    /// itself). Of `options`, only `connectionOptions` and
+    /// `maxQueuedConnections` apply (the socket is already set up); a Unix
+    /// socket file is left in place on close (this listener did not create
+    /// it). Safe from any thread.
+    ///
+    /// - Throws: `IOError("getsockopt(SO_TYPE)", …)` if `descriptor` is not a
+    ///   socket (`.notSocket`) or not a stream one (`.protocolNotSupported`);
+    ///   `IOError("getsockopt(SO_ACCEPTCONN)", .invalidArgument)` if it is
+    ///   not listening; `IOError("getsockname", …)`. On error the descriptor
+    ///   is left open, still the caller's.
+    public convenience init(adopting descriptor: FileDescriptor, on loop: EventLoop, options: Options = Options()) throws(IOError) {
+        let fd = descriptor.rawValue
+        try Socket.validate(fd, type: Int32(SOCK_STREAM.rawValue), listening: true)
+        guard let address = Socket.localAddress(fd) else { throw IOError("getsockname", Errno(rawValue: errno)) }
+        Socket.clearNonBlocking(fd)
+        self.init(fd: fd, loop: loop, address: address, options: options, socketFile: nil)
+    }
+
     /// Binds one listener per loop of `group` on the same address with
     /// `SO_REUSEPORT`, so each loop accepts (and serves) its share of the
     /// connections. With port 0, the first listener picks the port and the

@@ -48,6 +48,12 @@ public final class TCPListener: @unchecked Sendable {
     /// The loop's configured logger.
     private var logger: Logger { eventLoop.configuration.logger }
 
+    /// The listening socket's descriptor, owned by this listener: don't close
+    /// it yourself (`close()` does, or dropping the listener; it is released
+    /// once `closeFuture` succeeds, after which the number may belong to
+    /// another file). Use it for options RingLoop has no API for
+    /// (`setsockopt`), or to hand the socket to a child process.
+    public let descriptor: FileDescriptor
     /// Owned by this object; -1 once closed.
     private var fd: Int32
     private let createdSocketFile: String?
@@ -75,6 +81,7 @@ public final class TCPListener: @unchecked Sendable {
     /// Adopts a bound, listening socket (see `bind(to:on:options:)`).
     init(fd: Int32, loop: EventLoop, address: SocketAddress, options: Options, socketFile: String?) {
         self.fd = fd
+        self.descriptor = FileDescriptor(rawValue: fd)
         self.eventLoop = loop
         self.localAddress = address
         self.options = options
@@ -128,8 +135,47 @@ public final class TCPListener: @unchecked Sendable {
         try await nextConnection()
     }
 
-    func nextConnection() async throws -> TCPConnection? {
-        try await eventLoop.awaitOperation { (waiter: AsyncWaiter<TCPConnection?>) in
+    /// `accept()`, waiting until `deadline` at most: Python's `accept` on a
+    /// listening socket with `settimeout`.
+    ///
+    /// Timing out takes nothing: the listener stays usable, and a connection
+    /// that arrives later is kept for the next `accept`. A deadline already
+    /// past times out without taking a connection that is waiting.
+    /// - Throws: `RingLoopError.timedOut(operation: "accept")`, or what
+    ///   `accept()` throws.
+    public func accept(deadline: Deadline) async throws -> TCPConnection? {
+        try await nextConnection(deadline: deadline)
+    }
+
+    /// `accept()`, waiting at most `timeout`; see `accept(deadline:)`.
+    public func accept(timeout: Duration) async throws -> TCPConnection? {
+        try await nextConnection(deadline: .now() + timeout)
+    }
+
+    /// `accept()` for callback code: the next accepted connection, nil once
+    /// the listener is closed. Safe from any thread; one accept waiting at a
+    /// time; not together with `start(_:)`.
+    public func accept() -> Future<TCPConnection?> {
+        accept(deadline: .distantFuture)
+    }
+
+    /// `accept(deadline:)` for callback code: Python's `accept` on a listening
+    /// socket with `settimeout`, for a `Future`. Timing out takes nothing
+    /// (a connection that arrives later is kept for the next accept) and
+    /// fails the future with `RingLoopError.timedOut(operation: "accept")`.
+    public func accept(deadline: Deadline) -> Future<TCPConnection?> {
+        eventLoop.futureOperation(deadline: deadline, operation: "accept") { (waiter: AsyncWaiter<TCPConnection?>) in
+            self.startAccept(waiter)
+        }
+    }
+
+    /// `accept(deadline:)` for callback code, waiting at most `timeout`.
+    public func accept(timeout: Duration) -> Future<TCPConnection?> {
+        accept(deadline: .now() + timeout)
+    }
+
+    func nextConnection(deadline: Deadline = .distantFuture) async throws -> TCPConnection? {
+        try await eventLoop.awaitOperation(deadline: deadline, operation: "accept") { (waiter: AsyncWaiter<TCPConnection?>) in
             self.startAccept(waiter)
         }
     }

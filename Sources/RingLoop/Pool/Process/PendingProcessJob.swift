@@ -20,6 +20,7 @@ final class PendingProcessJob: @unchecked Sendable {
     private var result: Result<[UInt8], any Error>?
     private var continuation: UnsafeContinuation<[UInt8], any Error>?
     private var onCancel: (@Sendable () -> Void)?
+    private var onExpire: (@Sendable () -> Void)?
     private var cancelled = false
 
     init(name: String, request: [UInt8], timeout: Duration?) {
@@ -29,14 +30,33 @@ final class PendingProcessJob: @unchecked Sendable {
     }
 
     /// Moves a queued job to running; false if it finished already
-    /// (cancelled while queued): the slot must skip it.
-    func claim(onCancel: @escaping @Sendable () -> Void) -> Bool {
+    /// (cancelled or expired while queued): the slot must skip it.
+    /// `onCancel` and `onExpire` stop the running job (kill its worker).
+    func claim(onCancel: @escaping @Sendable () -> Void, onExpire: @escaping @Sendable () -> Void) -> Bool {
         lock.withLock {
             guard state == .queued else { return false }
             state = .running
             self.onCancel = onCancel
+            self.onExpire = onExpire
             return true
         }
+    }
+
+    /// What a job past its timeout or deadline fails with.
+    var timedOutError: RingLoopError { .timedOut(operation: "ProcessPool.run(\(name))") }
+
+    /// The caller's deadline passed: a queued job finishes now with
+    /// `timedOutError` and never runs; a running one is stopped by
+    /// `onExpire`, and the slot then fails it with `timedOutError`.
+    func expire() {
+        let action: (@Sendable () -> Void)? = lock.withLock {
+            switch state {
+            case .queued: return { self.finish(.failure(self.timedOutError)) }
+            case .running: return onExpire
+            case .finished: return nil
+            }
+        }
+        action?()
     }
 
     /// Whether the caller cancelled the job while it ran.
@@ -67,6 +87,7 @@ final class PendingProcessJob: @unchecked Sendable {
             state = .finished
             result = outcome
             onCancel = nil
+            onExpire = nil
             defer { continuation = nil }
             return continuation
         }

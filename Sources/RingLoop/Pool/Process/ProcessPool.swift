@@ -30,7 +30,9 @@ import SystemPackage
 /// worker fails with `ProcessPoolError.remote` (its message); a worker that
 /// dies mid-job (abort, `kill -9`, `exit`) fails that job with
 /// `.workerDied` (exit code or signal) and is replaced; a job past its
-/// `timeout` has its worker killed and replaced and fails with `.timedOut`.
+/// `timeout` (or running at its `deadline`) has its worker killed and
+/// replaced and fails with `RingLoopError.timedOut(operation:
+/// "ProcessPool.run(<job>)")`; one still queued at its deadline never runs.
 ///
 /// **Backpressure and cancellation.** At most `queueCapacity` jobs wait for
 /// a worker; `run` suspends while the queue is full. A caller cancelled while
@@ -118,19 +120,44 @@ public final class ProcessPool: Sendable {
     ///   - input: the job's input, encoded and sent to the worker.
     ///   - timeout: how long the job may run once a worker has it (nil: no
     ///     limit). Past it the worker is killed and replaced.
-    /// - Throws: `ProcessPoolError` (`.remote`, `.workerDied`, `.timedOut`,
-    ///   `.coding`); `CancellationError` (see the type's notes: a running job's
+    /// - Throws: `ProcessPoolError` (`.remote`, `.workerDied`, `.coding`);
+    ///   `RingLoopError.timedOut(operation: "ProcessPool.run(<job>)")` past
+    ///   `timeout`; `CancellationError` (see the type's notes: a running job's
     ///   worker is killed); `RingLoopError.shutDown` once the pool shuts down;
     ///   `SubprocessError`/`IOError` if a replacement worker cannot start.
     public func run<Input, Output>(_ job: Job<Input, Output>, _ input: Input, timeout: Duration? = nil) async throws -> Output {
+        try await perform(job, input, timeout: timeout, deadline: nil)
+    }
+
+    /// Runs `job` on `input` in a worker, finishing by `deadline`: Python's
+    /// `pool.apply_async(f, (x,)).get(timeout)`, except that the job is
+    /// stopped too.
+    ///
+    /// The deadline covers the whole call, unlike `run(_:_:timeout:)`'s
+    /// limit on the running time: a job still waiting for room in the queue
+    /// or for a worker at `deadline` never runs; one running then has its
+    /// worker killed and replaced. Either way the call throws
+    /// `RingLoopError.timedOut(operation: "ProcessPool.run(<job>)")`.
+    /// - Throws: as `run(_:_:timeout:)`.
+    public func run<Input, Output>(_ job: Job<Input, Output>, _ input: Input, deadline: Deadline) async throws -> Output {
+        try await perform(job, input, timeout: nil, deadline: deadline)
+    }
+
+    private func perform<Input, Output>(
+        _ job: Job<Input, Output>, _ input: Input, timeout: Duration?, deadline: Deadline?
+    ) async throws -> Output {
         let pending = PendingProcessJob(name: job.name, request: PoolFrame.request(job: job.name, input: try job.encode(input)),
                                         timeout: timeout)
         let queue = queue
+        let expiry = deadline.map { eventLoop.schedule(at: $0) { pending.expire() } }
+        defer { expiry?.cancel() }
         let reply = try await withTaskCancellationHandler {
             do {
-                try await queue.put(pending)
+                try await queue.put(pending, deadline: deadline ?? .distantFuture)
             } catch RingLoopError.closed {
                 throw RingLoopError.shutDown
+            } catch RingLoopError.timedOut {
+                throw pending.timedOutError
             }
             return try await pending.outcome()
         } onCancel: {

@@ -7,7 +7,10 @@ public enum ProcessPoolError: Error, Sendable, Hashable, CustomStringConvertible
     /// before answering; `status` says how. The worker was replaced; other
     /// jobs are unaffected.
     case workerDied(job: String, pid: Int32, status: TerminationStatus)
-    /// The job ran past its deadline: its worker was killed and replaced.
+    /// No longer thrown: a job past its timeout fails with
+    /// `RingLoopError.timedOut(operation: "ProcessPool.run(<job>)")`, the one
+    /// error every RingLoop deadline throws.
+    @available(*, deprecated, message: "a job past its timeout throws RingLoopError.timedOut(operation:)")
     case timedOut(job: String, after: Duration)
     /// The job threw inside the worker (or the worker could not decode its
     /// input, or does not know the job); `message` is the error as the
@@ -21,9 +24,9 @@ public enum ProcessPoolError: Error, Sendable, Hashable, CustomStringConvertible
     public var description: String {
         switch self {
         case let .workerDied(job, pid, status): return "process pool worker \(pid) running \(job) ended: \(status)"
-        case let .timedOut(job, after): return "process pool job \(job) ran past its deadline (\(after)); its worker was killed"
         case let .remote(job, message): return "process pool job \(job) failed in the worker: \(message)"
         case let .coding(job, message): return "process pool job \(job): \(message)"
+        default: return "process pool job ran past its deadline; its worker was killed"
         }
     }
 }

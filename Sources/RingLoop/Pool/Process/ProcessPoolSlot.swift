@@ -83,7 +83,7 @@ final class ProcessPoolSlot: @unchecked Sendable {
             }
             lock.withLock { self.worker = worker }
         }
-        guard job.claim(onCancel: { worker.kill(.cancelled) }) else { return }
+        guard job.claim(onCancel: { worker.kill(.cancelled) }, onExpire: { worker.kill(.timedOut) }) else { return }
         lock.withLock { busy = true }
         // A stop that came between taking the job and claiming it has not
         // seen this worker's job: honour it here.
@@ -128,7 +128,7 @@ final class ProcessPoolSlot: @unchecked Sendable {
         let status = await worker.reap()
         let error: any Error
         switch worker.killReason {
-        case .timedOut?: error = ProcessPoolError.timedOut(job: job.name, after: job.timeout ?? .zero)
+        case .timedOut?: error = job.timedOutError
         case .cancelled?: error = CancellationError()
         case .shutDown?: error = RingLoopError.shutDown
         case nil:

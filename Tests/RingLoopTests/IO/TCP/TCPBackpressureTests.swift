@@ -220,7 +220,7 @@ struct TCPBackpressureTests {
             for fd in fillers { close(fd) }
             #expect(await eventually { stats.accepted == 4 })
             for fd in pending {
-                let connection = TCPConnection(taking: FileDescriptor(rawValue: fd), on: loop)
+                let connection = try TCPConnection(adopting: FileDescriptor(rawValue: fd), on: loop)
                 try await connection.write([7, 8, 9])
                 #expect(try await readExactly(3, from: connection) == [7, 8, 9])
                 await connection.close()

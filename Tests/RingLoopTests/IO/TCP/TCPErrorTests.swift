@@ -50,6 +50,14 @@ struct TCPErrorTests {
                 _ = try await TCPConnection.connect(to: listener.localAddress, on: loop, timeout: .milliseconds(200))
             }
             #expect(Deadline.now() - started < .seconds(2))
+            // The same with an absolute deadline, async and as a future.
+            await #expect(throws: RingLoopError.timedOut(operation: "connect")) {
+                _ = try await TCPConnection.connect(to: listener.localAddress, on: loop, deadline: .now() + .milliseconds(100))
+            }
+            let future: Future<TCPConnection> = TCPConnection.connect(
+                to: listener.localAddress, on: loop, deadline: .now() + .milliseconds(100))
+            await #expect(throws: RingLoopError.timedOut(operation: "connect")) { _ = try await value(of: future) }
+            #expect(try await loop.submit { loop.pendingTimerCount }.get() == 0)
             for filler in fillers { await filler.close() }
             await listener.close()
         }
