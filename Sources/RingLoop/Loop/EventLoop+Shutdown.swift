@@ -1,4 +1,26 @@
 extension EventLoop {
+    /// Shuts the loop down: runs the work already queued, fails pending timers
+    /// (their futures fail with `RingLoopError.shutDown`), cancels every
+    /// in-flight I/O operation and waits for its completion, then closes the
+    /// ring. `callback` runs once all of that is done (on the loop thread, or
+    /// at once if the loop is already shut down).
+    ///
+    /// Idempotent and safe from any thread. After it, `submit`/`schedule` and
+    /// I/O fail with `RingLoopError.shutDown`.
+    public func shutdownGracefully(_ callback: @escaping @Sendable () -> Void) {
+        let done: Bool = lock.withLock {
+            if shutDownComplete { return true }
+            shutdownCallbacks.append(callback)
+            shutdownRequested = true
+            wakeup.wakeIfSleeping()
+            return false
+        }
+        if done { callback() }
+    }
+
+    /// Whether the loop has completely shut down.
+    public var isShutDown: Bool { lock.withLock { shutDownComplete } }
+
     /// Whether a shutdown has been requested (or has finished; a finished
     /// shutdown was requested first): the loop takes no new I/O objects. Safe
     /// from any thread.

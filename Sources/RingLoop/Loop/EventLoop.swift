@@ -58,7 +58,7 @@ public final class EventLoop: @unchecked Sendable {
     /// io_uring or epoll, chosen at start (see `EventLoop.Backend`).
     let backend: LoopBackend
     /// The cross-thread wakeup; its sleeping handshake is guarded by `lock`.
-    private let wakeup: LoopWakeup
+    let wakeup: LoopWakeup
     /// Times callbacks when `slowCallbackThreshold` is set.
     private let slowCallbacks: SlowCallbackMonitor?
 
@@ -67,8 +67,8 @@ public final class EventLoop: @unchecked Sendable {
     var remote: Deque<Work> = []
     private var acceptingWork = true
     var shutdownRequested = false
-    private var shutDownComplete = false
-    private var shutdownCallbacks: [@Sendable () -> Void] = []
+    var shutDownComplete = false
+    var shutdownCallbacks: [@Sendable () -> Void] = []
 
     // MARK: loop-thread state
     // `local`, `state`, `inlineDepth` and `counters` are read or written per
@@ -399,26 +399,4 @@ public final class EventLoop: @unchecked Sendable {
         for work in leftovers { orphanage.run(work, on: self) }
         for callback in callbacks { callback() }
     }
-
-    /// Shuts the loop down: runs the work already queued, fails pending timers
-    /// (their futures fail with `RingLoopError.shutDown`), cancels every
-    /// in-flight I/O operation and waits for its completion, then closes the
-    /// ring. `callback` runs once all of that is done (on the loop thread, or
-    /// at once if the loop is already shut down).
-    ///
-    /// Idempotent and safe from any thread. After it, `submit`/`schedule` and
-    /// I/O fail with `RingLoopError.shutDown`.
-    public func shutdownGracefully(_ callback: @escaping @Sendable () -> Void) {
-        let done: Bool = lock.withLock {
-            if shutDownComplete { return true }
-            shutdownCallbacks.append(callback)
-            shutdownRequested = true
-            wakeup.wakeIfSleeping()
-            return false
-        }
-        if done { callback() }
-    }
-
-    /// Whether the loop has completely shut down.
-    public var isShutDown: Bool { lock.withLock { shutDownComplete } }
 }
