@@ -11,7 +11,7 @@ struct RuntimeMicroSection: BenchmarkSection {
     var microPath: String
     var quick: Bool
     /// ringloop-micro group filters (a group runs when its name contains one).
-    static let groups = ["1M timers", "sync lock hand-off (1 loop)", "sync semaphore ping-pong (1 loop)"]
+    static let groups = ["timer schedule+fire", "1M timers", "sync lock hand-off (1 loop)", "sync semaphore ping-pong (1 loop)"]
 
     func run() -> any SectionReport {
         var report = RuntimeMicroReport()

@@ -1,8 +1,10 @@
-/// One caller suspended in an async I/O operation, as the operation sees it:
-/// resume it once with the outcome, or let task cancellation (or its
-/// deadline) remove it. This is RingLoop's one task-to-loop bridge: sockets
-/// and streams use it directly through `awaitOperation`, file requests
-/// through `performRequest`.
+/// One caller waiting in an I/O operation, as the operation sees it: a
+/// suspended task (`awaitOperation`) or a future (`futureOperation`). Resume
+/// it once with the outcome, or let task cancellation (or its deadline)
+/// remove it. This is RingLoop's one caller-to-loop bridge: sockets and
+/// streams use it directly, file requests through `performRequest` and
+/// `futureRequest`, so the async and the `Future` form of an operation share
+/// one start, one cancellation and one deadline.
 ///
 /// A task already cancelled when it asks for an operation throws
 /// `CancellationError` without starting it. Otherwise registration,
@@ -14,8 +16,9 @@
 /// `onCancel` resumed it already, or the operation answers at its final
 /// completion (`answersAtCompletion`: a stream transfer or a send the kernel
 /// holds resumes the waiter once it knows what it did); one that arrives after
-/// completion does nothing. The continuation is resumed exactly once; the operation's buffers
-/// stay with its completion handler until the kernel's final CQE.
+/// completion does nothing. The caller is resumed exactly once; the operation's buffers
+/// stay with its completion handler until the kernel's final CQE. A future
+/// has no task, so only its deadline stops it.
 ///
 /// **Deadlines.** A deadline is a cancel that reports
 /// `RingLoopError.timedOut(operation:)`: when the loop timer armed at
@@ -26,15 +29,22 @@
 // Safe to share: every field is touched only on the owning loop's thread
 // (the cancellation handler hops there with `execute`).
 final class AsyncWaiter<Value: Sendable>: @unchecked Sendable {
+    /// Who gets the outcome.
+    fileprivate enum Caller {
+        case task(UnsafeContinuation<Value, any Error>)
+        case future(Future<Value>)
+    }
+
     private enum State {
         case idle
         case cancelledEarly
-        case waiting(UnsafeContinuation<Value, any Error>)
+        case waiting(Caller)
         case done
     }
 
     private var state = State.idle
-    /// What the operation does when the task is cancelled while it waits.
+    /// What the operation does when the caller stops waiting (its task is
+    /// cancelled, or its deadline passes).
     /// Cleared once the waiter is resumed (which also breaks the cycle it
     /// usually forms with the I/O object).
     var onCancel: (() -> Void)?
@@ -60,15 +70,28 @@ final class AsyncWaiter<Value: Sendable>: @unchecked Sendable {
 
     /// Resumes the caller; later calls do nothing.
     func resume(_ result: Result<Value, any Error>) {
-        guard case let .waiting(continuation) = state else { return }
+        guard case let .waiting(caller) = state else { return }
         state = .done
         onCancel = nil
         if let timer {
             self.timer = nil
             timer.loop.cancelTimer(timer.node)
         }
-        tsanRelease(self)
-        continuation.resume(with: translated(result))
+        answer(caller, translated(result))
+    }
+
+    private func answer(_ caller: Caller, _ result: Result<Value, any Error>) {
+        switch caller {
+        case let .task(continuation):
+            tsanRelease(self)
+            continuation.resume(with: result)
+        case let .future(future):
+            // Through the loop's queue, as a task's continuation is: the
+            // future's callbacks may start the next operation on the same
+            // object, which must not run inside this one's bookkeeping
+            // (a deadline's `onCancel` is still running here).
+            future.eventLoop.executeOnLoop { future._setResult(result) }
+        }
     }
 
     /// After a deadline, the cancellation answers become `.timedOut`.
@@ -83,22 +106,21 @@ final class AsyncWaiter<Value: Sendable>: @unchecked Sendable {
     }
 
     fileprivate func begin(
-        _ continuation: UnsafeContinuation<Value, any Error>,
+        _ caller: Caller,
         deadline: Deadline, operation: String, loop: EventLoop,
         _ start: (AsyncWaiter<Value>) -> Void
     ) {
         if case .cancelledEarly = state {
             state = .done
-            tsanRelease(self)
-            continuation.resume(throwing: CancellationError())
+            answer(caller, .failure(CancellationError()))
             return
         }
         if deadline != .distantFuture, deadline <= .now() {
             state = .done
-            continuation.resume(throwing: RingLoopError.timedOut(operation: operation))
+            answer(caller, .failure(RingLoopError.timedOut(operation: operation)))
             return
         }
-        state = .waiting(continuation)
+        state = .waiting(caller)
         start(self)
         guard isWaiting, deadline != .distantFuture else { return }
         if let node = loop.scheduleTimer(at: deadline, { [self] fired in
@@ -155,9 +177,9 @@ extension EventLoop {
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
                 if self.inEventLoop {
-                    waiter.begin(continuation, deadline: deadline, operation: operation, loop: self, start)
+                    waiter.begin(.task(continuation), deadline: deadline, operation: operation, loop: self, start)
                 } else {
-                    self.execute { waiter.begin(continuation, deadline: deadline, operation: operation, loop: self, start) }
+                    self.execute { waiter.begin(.task(continuation), deadline: deadline, operation: operation, loop: self, start) }
                 }
             }
         } onCancel: {
@@ -165,5 +187,28 @@ extension EventLoop {
             // inside a callback that is mutating the I/O object.
             self.execute { waiter.cancel() }
         }
+    }
+
+    /// The `Future` twin of `awaitOperation`: starts the same operation on
+    /// this loop and completes the returned future with its outcome. There is
+    /// no task to cancel it, but `deadline` stops it exactly as it stops the
+    /// async form (the operation's `onCancel` runs, and the future fails with
+    /// `RingLoopError.timedOut(operation)` or says what the operation did), so
+    /// a timed-out receive consumed nothing and a timed-out write reports
+    /// `PartialWriteError` if bytes moved. Safe from any thread; the timer is
+    /// cancelled as soon as the operation answers.
+    func futureOperation<Value: Sendable>(
+        deadline: Deadline = .distantFuture,
+        operation: String = "operation",
+        _ start: @escaping @Sendable (AsyncWaiter<Value>) -> Void
+    ) -> Future<Value> {
+        let future = Future<Value>(eventLoop: self)
+        let waiter = AsyncWaiter<Value>()
+        if inEventLoop {
+            waiter.begin(.future(future), deadline: deadline, operation: operation, loop: self, start)
+        } else {
+            execute { waiter.begin(.future(future), deadline: deadline, operation: operation, loop: self, start) }
+        }
+        return future
     }
 }

@@ -26,7 +26,23 @@ extension EventLoop {
         deadline: Deadline = .distantFuture, operation: String = "operation",
         _ start: @escaping RequestStarter<T>
     ) async throws -> T {
-        try await awaitOperation(deadline: deadline, operation: operation) { (waiter: AsyncWaiter<T>) in
+        try await awaitOperation(deadline: deadline, operation: operation, Self.waiting(on: start))
+    }
+
+    /// Runs `start` on this loop; the future completes with its outcome, or
+    /// fails with `RingLoopError.timedOut(operation)` once `deadline` has
+    /// passed, the request then stopped as `performRequest`'s deadline stops
+    /// it. Built on `futureOperation`, the `Future` twin of `awaitOperation`.
+    func futureRequest<T: Sendable>(
+        deadline: Deadline, operation: String, _ start: @escaping RequestStarter<T>
+    ) -> Future<T> {
+        futureOperation(deadline: deadline, operation: operation, Self.waiting(on: start))
+    }
+
+    /// Starts a request for a waiter (task or future) and lets the waiter's
+    /// cancel (or deadline) cancel it.
+    private static func waiting<T: Sendable>(on start: @escaping RequestStarter<T>) -> @Sendable (AsyncWaiter<T>) -> Void {
+        { waiter in
             let request = start { result in waiter.resume(result) }
             if waiter.isWaiting, let request {
                 // Answers through `done` with CancellationError; the request's

@@ -4,6 +4,9 @@ extension Future {
     ///
     /// A future has no owner to cancel, so the work behind it goes on; pass
     /// `onTimeout` to stop it (cancel a `Scheduled`, a `PoolWork`, a task).
+    /// For I/O, give the operation's `Future` form its own `deadline:` or
+    /// `timeout:` instead (`socket.receive(timeout:)`): that stops the
+    /// operation itself, so a timed-out receive consumes nothing.
     /// The returned future completes on this future's loop.
     ///
     /// - Parameters:

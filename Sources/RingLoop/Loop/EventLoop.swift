@@ -68,19 +68,23 @@ public final class EventLoop: @unchecked Sendable {
     private var shutdownCallbacks: [@Sendable () -> Void] = []
 
     // MARK: loop-thread state
-    private var local: Deque<Work> = []
+    // `local`, `state`, `inlineDepth` and `counters` are read or written per
+    // operation and per tick, and are `@exclusivity(unchecked)`: only the loop
+    // thread touches them, and every access is a plain load or store or one
+    // `Deque` call (which never calls out), so no two accesses can overlap.
+    @exclusivity(unchecked) private var local: Deque<Work> = []
     /// Pending timers (see `EventLoop+Timers.swift`).
     var timers = TimerWheel(now: .now())
-    @usableFromInline private(set) var state: State = .running
+    @exclusivity(unchecked) @usableFromInline private(set) var state: State = .running
     /// How deeply callbacks run through `runInlineIfShallow` are nested.
-    @usableFromInline var inlineDepth = 0
+    @exclusivity(unchecked) @usableFromInline var inlineDepth = 0
     private let orphanage = Orphanage()
     /// The loop's serial-executor identity (see `LoopSerialExecutor`); owned here.
     let serialExecutor: LoopSerialExecutor
     /// Per-loop objects of the I/O layers; see `LoopAttachment`.
     var attachments: [ObjectIdentifier: any LoopAttachment] = [:]
     /// Running totals read by `statistics()` (see `EventLoop+Statistics.swift`).
-    var counters = LoopCounters()
+    @exclusivity(unchecked) var counters = LoopCounters()
 
     private init(configuration: Configuration) throws(RingLoopError) {
         self.name = configuration.name
@@ -336,9 +340,12 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func reap() {
-        counters.completions &+= backend.processCompletions {
+        // Handlers run inside `processCompletions`: the count is added after,
+        // so no access to `counters` is open while they run.
+        let handled = backend.processCompletions {
             self.wakeup.completed(rearmOn: self.state != .closed ? self.backend : nil)
         }
+        counters.completions &+= handled
     }
 
     // MARK: Shutdown

@@ -133,13 +133,19 @@ public final class Subprocess: Sendable {
         if let status = monitor.status { return try status.get() }
         let monitor = monitor
         do {
-            return try await eventLoop.awaitOperation(deadline: deadline, operation: "wait") { waiter in
-                guard let token = monitor.whenReaped({ waiter.resume($0) }) else { return }
-                waiter.onCancel = { monitor.removeWaiter(token) }
-            }
+            return try await eventLoop.awaitOperation(deadline: deadline, operation: "wait", Self.waitStarter(monitor))
         } catch let error as CancellationError {
             if killOnCancel { monitor.signal(SIGKILL) }
             throw error
+        }
+    }
+
+    /// Waits for the reaping for a waiter (task or future); its cancel (or
+    /// deadline) only stops the waiting.
+    static func waitStarter(_ monitor: ProcessMonitor) -> @Sendable (AsyncWaiter<TerminationStatus>) -> Void {
+        { waiter in
+            guard let token = monitor.whenReaped({ waiter.resume($0) }) else { return }
+            waiter.onCancel = { monitor.removeWaiter(token) }
         }
     }
 
@@ -176,7 +182,15 @@ public final class Subprocess: Sendable {
     }
 
     private func terminating(_ monitor: ProcessMonitor, _ loop: EventLoop, _ grace: Duration) async throws -> TerminationStatus {
-        try await loop.awaitOperation { waiter in
+        try await loop.awaitOperation(Self.terminateStarter(monitor, loop, grace))
+    }
+
+    /// Waits for the reaping of a child sent `SIGTERM`, sending `SIGKILL`
+    /// after `grace` (loop thread).
+    static func terminateStarter(
+        _ monitor: ProcessMonitor, _ loop: EventLoop, _ grace: Duration
+    ) -> @Sendable (AsyncWaiter<TerminationStatus>) -> Void {
+        { waiter in
             var timer: TimerNode?
             guard let token = monitor.whenReaped({ result in
                 if let timer { _ = loop.cancelTimer(timer) }

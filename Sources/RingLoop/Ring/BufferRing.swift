@@ -27,10 +27,13 @@ final class BufferRing {
     private let ringBytes: Int
     private let buffers: UnsafeMutableRawPointer
     private let mask: Int32
-    private var registered = true
+    // The two fields below are unchecked: loop-thread only, and every access
+    // is a plain load or store (no call is made while one is open), so
+    // accesses cannot overlap.
+    @exclusivity(unchecked) private var registered = true
     /// Buffers handed out by CQEs and not recycled yet (tests: back to 0 once
     /// every consumer has returned).
-    private(set) var lent = 0
+    @exclusivity(unchecked) private(set) var lent = 0
 
     /// Maps and registers a ring of `count` (power of two, ≤ 32768) buffers of
     /// `size` bytes on `owner`.

@@ -47,23 +47,32 @@ struct OperationTable {
     }
 
     /// Looks up the record for a CQE; releases it when `final`.
+    @inline(__always)
     mutating func take(_ userData: UInt64, final: Bool) -> (CompletionHandler, UInt64)? {
         let index = Int(truncatingIfNeeded: userData & 0xFFFF_FFFF)
-        guard index < generations.count, UInt64(generations[index]) == userData >> 32,
-              let handler = handlers[index] else { return nil }
+        guard index < generations.count, UInt64(generations[index]) == userData >> 32 else { return nil }
+        guard final else {
+            guard let handler = handlers[index] else { return nil }
+            return (handler, contexts[index])
+        }
+        // Moved out, not copied: the final CQE hands the table's reference
+        // to the caller (no retain/release pair per operation).
+        guard let handler = handlers[index].take() else { return nil }
         let context = contexts[index]
-        if final { release(index) }
+        release(index)
         return (handler, context)
     }
 
     /// Removes a record without a CQE; only for an SQE that was never submitted.
     mutating func remove(_ id: OperationID) {
         guard contains(id) else { return }
-        release(Int(truncatingIfNeeded: id.userData & 0xFFFF_FFFF))
+        let index = Int(truncatingIfNeeded: id.userData & 0xFFFF_FFFF)
+        handlers[index] = nil
+        release(index)
     }
 
+    /// Frees slot `index`, whose handler is already taken out.
     private mutating func release(_ index: Int) {
-        handlers[index] = nil
         let next = generations[index] &+ 1
         generations[index] = next >= 0x8000_0000 ? 1 : next
         free.append(UInt32(index))

@@ -9,6 +9,11 @@ import Glibc
 /// is set up with `SINGLE_ISSUER` where the kernel allows it).
 ///
 /// This is the only layer that calls liburing.
+///
+/// The fields touched per operation are `@exclusivity(unchecked)`: they are
+/// loop-thread only, and no access to them spans a call out of the ring
+/// (`OperationTable` never calls out; a handler runs after `take` returned),
+/// so no two accesses can overlap and the runtime checks only cost time.
 final class Ring: IOBackend {
     /// Reserved `user_data` of the loop's wakeup read.
     static let wakeupUserData: UInt64 = 1 << 63 | 1
@@ -21,27 +26,27 @@ final class Ring: IOBackend {
     let setupFlags: UInt32
     /// The kernel's `IORING_FEAT_*` bits.
     let features: UInt32
-    private(set) var operations: OperationTable
+    @exclusivity(unchecked) private(set) var operations: OperationTable
     private let reapBuffer: UnsafeMutablePointer<ringloop_completion>
     private let asideBuffer: UnsafeMutablePointer<ringloop_completion>
     private static let batch = 256
     /// CQEs moved out of the CQ ring to make room (for an SQ flush that the
     /// kernel refused with `EBUSY` while completions were backed up); dispatched
     /// first at the next reap.
-    private var deferred: [ringloop_completion] = []
+    @exclusivity(unchecked) private var deferred: [ringloop_completion] = []
     private(set) var isClosed = false
     /// Set by `beginShutdown`: cancelled operations then report `.shutDown`.
-    private var isShuttingDown = false
+    @exclusivity(unchecked) private var isShuttingDown = false
     /// The next provided-buffer group id to hand out.
     var nextBufferGroup: UInt16 = 0
     /// Counters, for tests and the benchmark harness.
-    private(set) var submitCalls = 0
+    @exclusivity(unchecked) private(set) var submitCalls = 0
     /// SQEs handed out by `nextSQE()` (statistics: SQEs per `submitCalls`).
-    private(set) var preparedSQEs = 0
+    @exclusivity(unchecked) private(set) var preparedSQEs = 0
     private(set) var overflowFlushes = 0
     /// When set, completion handlers are called through this instead of
     /// directly (the loop times them for its slow-callback reports).
-    var invokeHandler: ((CompletionHandler, Completion, UInt64) -> Void)?
+    @exclusivity(unchecked) var invokeHandler: ((CompletionHandler, Completion, UInt64) -> Void)?
     /// Registered ("fixed") buffers and files.
     var fixedTables = FixedResourceTables()
 

@@ -266,4 +266,33 @@ private func withPool(
             #expect(try await pool.run(TestJobs.descriptors, 0) == [0, 1, 2, 3])
         }
     }
+
+    @Test(.timeLimit(.minutes(1)))
+    func executorSubmitReturnsAFutureOnTheLoopAskedFor() async throws {
+        try await withPool { (pool: ProcessPool, loop: EventLoop) async throws in
+            let other = try EventLoop.spawn()
+            let onPool: Future<Int> = pool.submit(TestJobs.square, 6)
+            let onOther: Future<Int> = pool.submit(TestJobs.square, 7, on: other)
+            #expect(onPool.eventLoop === loop && onOther.eventLoop === other)
+            #expect(try await value(of: onPool) == 36)
+            #expect(try await value(of: onOther) == 49)
+            let withTimeout: Future<Int32> = pool.submit(TestJobs.pid, 0, timeout: .seconds(30))
+            #expect(try await value(of: withTimeout) > 0)
+            await other.shutdownGracefully()
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func futureResultWithATimeoutStopsTheJobAndReplacesItsWorker() async throws {
+        try await withPool(workers: 1) { (pool: ProcessPool, _: EventLoop) async throws in
+            let first = try await pool.run(TestJobs.pid, 0)
+            let limited: Future<Int> = pool.submit(TestJobs.sleep, 30_000, deadline: .now() + .milliseconds(100))
+            await #expect(throws: RingLoopError.timedOut(operation: "ProcessPool.run(sleep)")) { _ = try await value(of: limited) }
+            #expect(await eventually { !isUnreaped(first) }, "the job's worker was killed")
+            let timed: Future<Int> = pool.submit(TestJobs.sleep, 30_000, timeout: .milliseconds(100))
+            await #expect(throws: RingLoopError.timedOut(operation: "ProcessPool.run(sleep)")) { _ = try await value(of: timed) }
+            let inTime: Future<Int> = pool.submit(TestJobs.square, 5, deadline: .now() + .seconds(30))
+            #expect(try await value(of: inTime) == 25)
+        }
+    }
 }

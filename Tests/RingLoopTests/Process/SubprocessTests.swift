@@ -87,6 +87,37 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func popenWaitFutureWithATimeoutFailsAndLeavesTheChildRunning() async throws {
+        try await withLoop { loop in
+            let child = try Subprocess.spawn(.name("sleep"), arguments: ["30"], on: loop)
+            let timedOut: Future<TerminationStatus> = child.wait(timeout: .milliseconds(50))
+            await #expect(throws: RingLoopError.timedOut(operation: "wait")) { _ = try await value(of: timedOut) }
+            #expect(child.terminationStatus == nil, "Python's TimeoutExpired leaves the child running")
+            #expect(try await loop.submit { child.monitor.waiterCount }.get() == 0, "the timed-out wait left")
+            #expect(try await loop.submit { loop.pendingTimerCount }.get() == 0)
+            let waiting: Future<TerminationStatus> = child.wait()
+            let terminated: Future<TerminationStatus> = child.terminate(grace: .seconds(5))
+            #expect(try await value(of: terminated) == .signaled(.terminate))
+            #expect(try await value(of: waiting) == .signaled(.terminate))
+            let after: Future<TerminationStatus> = child.wait(deadline: .now() + .seconds(10))
+            #expect(try await value(of: after) == .signaled(.terminate))
+            #expect(try await loop.submit { loop.pendingTimerCount }.get() == 0)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func subprocessRunFutureCollectsOutputLikeSubprocessRun() async throws {
+        try await withLoop { loop in
+            let run: Future<Subprocess.ExecutionResult> = Subprocess.run(
+                .name("cat"), input: Array("through cat".utf8), on: loop)
+            let result = try await value(of: run)
+            #expect(result.terminationStatus == .exited(0))
+            #expect(result.standardOutputText == "through cat")
+            #expect(!isUnreaped(result.processIdentifier))
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func terminateKillsAChildThatIgnoresSigterm() async throws {
         try await withLoop { loop in
             // `exec` keeps the ignored disposition: the sleep itself ignores SIGTERM.

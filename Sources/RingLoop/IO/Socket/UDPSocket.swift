@@ -126,7 +126,13 @@ public final class UDPSocket: @unchecked Sendable {
     /// the datagram; `RingLoopError.timedOut(operation: "send")` if it did
     /// not (nothing was sent).
     public func send(_ bytes: [UInt8], to address: SocketAddress, deadline: Deadline) async throws {
-        try await eventLoop.awaitOperation(deadline: deadline, operation: "send") { (waiter: AsyncWaiter<Void>) in
+        try await eventLoop.awaitOperation(deadline: deadline, operation: "send", sendStarter(bytes, to: address))
+    }
+
+    /// Starts a send for a waiter (task or future); its cancel (or deadline)
+    /// cancels the kernel operation.
+    func sendStarter(_ bytes: [UInt8], to address: SocketAddress) -> @Sendable (AsyncWaiter<Void>) -> Void {
+        { waiter in
             self.startSend(bytes, to: address) { waiter.resume($0) }
             .map { id in waiter.onCancel = { self.eventLoop.cancelOperation(id) } }
         }
@@ -185,7 +191,14 @@ public final class UDPSocket: @unchecked Sendable {
     ///   datagram came (none was consumed: the next one stays for the next
     ///   receive), or what `receive()` throws.
     public func receive(deadline: Deadline) async throws -> Datagram {
-        try await eventLoop.awaitOperation(deadline: deadline, operation: "receive") { (waiter: AsyncWaiter<Datagram>) in
+        try await eventLoop.awaitOperation(deadline: deadline, operation: "receive", receiveStarter())
+    }
+
+    /// Starts a receive for a waiter (task or future); its cancel (or
+    /// deadline) cancels the kernel operation, and a datagram that completes
+    /// the receive after that is stashed for the next receive.
+    func receiveStarter() -> @Sendable (AsyncWaiter<Datagram>) -> Void {
+        { waiter in
             self.startReceive { result in
                 guard waiter.isWaiting else { return false }
                 waiter.resume(result)

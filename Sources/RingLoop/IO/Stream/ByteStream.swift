@@ -204,9 +204,30 @@ public final class ByteStream: @unchecked Sendable {
         let name = direction == .read ? "read" : "write"
         guard count >= 0, count <= buffer.capacity else { throw IOError(name, .invalidArgument) }
         try Task.checkCancellation()
-        // Cancelling (or the deadline) does not answer at once: the transfer
-        // answers at its final CQE, with what it moved.
-        return try await eventLoop.awaitOperation(deadline: deadline, operation: name) { (waiter: AsyncWaiter<Int>) in
+        return try await eventLoop.awaitOperation(deadline: deadline, operation: name, transferStarter(direction, buffer, count))
+    }
+
+    /// `perform` for callback code: the same transfer, answered through a
+    /// future; only `deadline` (or `close()`) stops it.
+    func futureTransfer(
+        _ direction: StreamTransfer.Direction, _ buffer: FileBuffer, _ count: Int,
+        deadline: Deadline = .distantFuture
+    ) -> Future<Int> {
+        let name = direction == .read ? "read" : "write"
+        guard count >= 0, count <= buffer.capacity else {
+            return eventLoop.makeFailedFuture(IOError(name, .invalidArgument))
+        }
+        return eventLoop.futureOperation(deadline: deadline, operation: name, transferStarter(direction, buffer, count))
+    }
+
+    /// Starts one transfer for a waiter (loop thread). Cancelling (or the
+    /// deadline) does not answer at once: the transfer answers at its final
+    /// CQE, with what it moved.
+    private func transferStarter(
+        _ direction: StreamTransfer.Direction, _ buffer: FileBuffer, _ count: Int
+    ) -> @Sendable (AsyncWaiter<Int>) -> Void {
+        let name = direction == .read ? "read" : "write"
+        return { waiter in
             guard !self.isClosed else {
                 waiter.resume(.failure(IOError(name, .badFileDescriptor)))
                 return

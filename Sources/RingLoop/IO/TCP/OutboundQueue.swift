@@ -1,5 +1,3 @@
-import DequeModule
-
 /// The send side of a stream connection as a value: the writes queued in
 /// order, which of them the in-flight send covers, how many bytes are unsent
 /// (and so whether the connection is writable), and the state of the output
@@ -70,7 +68,7 @@ struct OutboundQueue<Completion> {
 
     let highWatermark: Int
     let lowWatermark: Int
-    private(set) var entries: Deque<Entry> = []
+    private(set) var entries = HeadInlineDeque<Entry>()
     /// Unsent bytes in `entries`.
     private(set) var queuedBytes = 0
     private(set) var output = Output.open
@@ -90,6 +88,17 @@ struct OutboundQueue<Completion> {
 
     var isEmpty: Bool { entries.isEmpty }
     var isSending: Bool { sendCoverage != nil }
+    /// Every queued entry is staged bytes (none has a completion, so none can
+    /// be cancelled): the `write(copying:)` fast paths apply.
+    var holdsOnlyStaged: Bool { stagedEntries == entries.count }
+
+    /// The staging offset and count of the unsent bytes when the queue is
+    /// exactly one staged entry (the usual state of a handler's echo).
+    var soleStagedEntry: (start: Int, count: Int)? {
+        guard stagedEntries == 1, entries.count == 1 else { return nil }
+        let head = entries[0]
+        return (head.start, head.count)
+    }
 
     /// Why a new write cannot be queued (nil: it can).
     var refusal: (any Error)? {
@@ -200,7 +209,7 @@ struct OutboundQueue<Completion> {
                 left = 0
             }
         }
-        guard hasCancelled else { return false }
+        guard !holdsOnlyStaged, hasCancelled else { return false }
         let resolved = resolveCancelled()
         outcomes += resolved.outcomes
         return resolved.untracked
@@ -354,6 +363,7 @@ struct OutboundQueue<Completion> {
     /// Staging offset of the first staged entry (nil: none is queued).
     var firstStagedOffset: Int? {
         guard stagedEntries > 0 else { return nil }
+        if holdsOnlyStaged { return entries[0].start }
         return entries.first(where: { if case .staged = $0.payload { return true }; return false })?.start
     }
 

@@ -87,6 +87,31 @@ extension TCPConnection {
         try await nextChunk(deadline: .now() + timeout)
     }
 
+    // MARK: Reading for callback code
+
+    /// `read()` for callback code: the next chunk of inbound bytes, nil at
+    /// EOF. Safe from any thread; one reader at a time (a second read waiting
+    /// at once fails, as with `inbound`); not together with `setHandler(_:)`.
+    public func read() -> Future<[UInt8]?> {
+        read(deadline: .distantFuture)
+    }
+
+    /// `read(deadline:)` for callback code: Python's `recv` on a socket with
+    /// `settimeout`, for a `Future`. The deadline stops the read exactly as
+    /// it stops the async form: a read that timed out consumed nothing
+    /// (bytes that arrive later are kept for the next read) and the future
+    /// fails with `RingLoopError.timedOut(operation: "read")`.
+    public func read(deadline: Deadline) -> Future<[UInt8]?> {
+        eventLoop.futureOperation(deadline: deadline, operation: "read") { (waiter: AsyncWaiter<[UInt8]?>) in
+            self.startRead(waiter)
+        }
+    }
+
+    /// `read(deadline:)` for callback code, waiting at most `timeout`.
+    public func read(timeout: Duration) -> Future<[UInt8]?> {
+        read(deadline: .now() + timeout)
+    }
+
     func nextChunk(deadline: Deadline = .distantFuture) async throws -> [UInt8]? {
         // The fast path takes what is kept without waiting; a deadline that
         // has passed goes to the bridge instead, which refuses it untouched.

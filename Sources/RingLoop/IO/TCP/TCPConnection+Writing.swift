@@ -86,6 +86,43 @@ extension TCPConnection {
         try await write(contentsOf: chunks, deadline: .now() + timeout)
     }
 
+    /// `write(_:deadline:)` for callback code: Python's `sendall` on a socket
+    /// with `settimeout`, for a `Future`. Safe from any thread.
+    ///
+    /// The deadline stops the write exactly as it stops the async form: the
+    /// future fails with `RingLoopError.timedOut(operation: "write")` if the
+    /// kernel took none of the bytes (none will be sent; the connection stays
+    /// usable), or with `PartialWriteError` (reason `.timedOut`) if it took
+    /// part of them (the output then breaks). A write the kernel took whole
+    /// before the deadline succeeds.
+    @discardableResult
+    public func write(_ bytes: [UInt8], deadline: Deadline) -> Future<Void> {
+        eventLoop.futureOperation(deadline: deadline, operation: "write") { (waiter: AsyncWaiter<Void>) in
+            self.enqueue(.bytes(bytes), count: bytes.count, completion: .waiter(waiter))
+        }
+    }
+
+    /// `write(_:deadline:)` for callback code, taking at most `timeout`.
+    @discardableResult
+    public func write(_ bytes: [UInt8], timeout: Duration) -> Future<Void> {
+        write(bytes, deadline: .now() + timeout)
+    }
+
+    /// `write(contentsOf:deadline:)` for callback code; timing out is
+    /// reported as by `write(_:deadline:) -> Future<Void>`.
+    @discardableResult
+    public func write(contentsOf chunks: [[UInt8]], deadline: Deadline) -> Future<Void> {
+        eventLoop.futureOperation(deadline: deadline, operation: "write") { (waiter: AsyncWaiter<Void>) in
+            self.enqueue(chunks, completion: .waiter(waiter))
+        }
+    }
+
+    /// `write(contentsOf:deadline:)` for callback code, taking at most `timeout`.
+    @discardableResult
+    public func write(contentsOf chunks: [[UInt8]], timeout: Duration) -> Future<Void> {
+        write(contentsOf: chunks, deadline: .now() + timeout)
+    }
+
     /// Copies `bytes` into the connection's send queue and sends them, with no
     /// completion to allocate: the zero-allocation path for handlers. Loop
     /// thread only. A failure is reported to the handler's
@@ -230,6 +267,11 @@ extension TCPConnection {
     /// Starts the next send (or shutdown) if none is in flight.
     func startSend() {
         guard sendID == nil, !inSendCompletion, lifecycle == .open, outbound.canStartSend else { return }
+        // The usual queue of a handler's echo: one run of staged bytes.
+        if let sole = outbound.soleStagedEntry, let base = staging.pointer(at: sole.start) {
+            submitSend(base, count: sole.count)
+            return
+        }
         if case .shutdown = outbound.entries.first?.payload {
             submitShutdown()
             return
@@ -294,6 +336,10 @@ extension TCPConnection {
     func sendFinished(_ outcome: SendOutcome) {
         sendEnded()
         switch outcome {
+        case let .sent(count) where outbound.holdsOnlyStaged:
+            // Staged bytes only: no write to complete, none cancelled.
+            var none: [OutboundQueue<WriteCompletion>.Outcome] = []
+            _ = outbound.sendCompleted(sent: count, into: &none)
         case let .sent(count):
             // One array reused across sends (taken out while in use, in case
             // a completion re-enters): completing writes allocates nothing.

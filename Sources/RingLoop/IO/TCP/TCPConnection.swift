@@ -72,6 +72,16 @@ import Glibc
 // Safe to share: every mutable field is touched only on `eventLoop`'s thread
 // (cross-thread calls hop there with `execute`); `localAddress` and
 // `remoteAddress` are immutable.
+//
+// The per-message state is `@exclusivity(unchecked)` (the runtime's access
+// checks cost more than the rest of the echo path together). Safe because
+// no two accesses to one of these properties can overlap: they happen on
+// one thread at a time (the loop's, or its serial post-shutdown executor
+// once it has stopped), and within it every modify access is either a plain
+// store or one call of a mutating method of `InboundBuffer`,
+// `OutboundQueue` or `StagingBuffer`, which never call out (their only
+// closures compare identities), so no handler, future or waiter runs while
+// an access is open. Debug builds and tests check the rest of the module.
 public final class TCPConnection: @unchecked Sendable {
     /// Bytes the async `inbound` sequence receives ahead of its consumer
     /// before it stops receiving (it may overshoot by one receive buffer,
@@ -100,13 +110,13 @@ public final class TCPConnection: @unchecked Sendable {
     /// (`setsockopt`), not for reading or writing behind the connection's back.
     public let descriptor: FileDescriptor
     /// The descriptor; -1 once closed. Owned by this object.
-    var fd: Int32
+    @exclusivity(unchecked) var fd: Int32
     let isTCP: Bool
 
     enum Lifecycle { case open, closing, closed }
-    var lifecycle = Lifecycle.open
+    @exclusivity(unchecked) var lifecycle = Lifecycle.open
     /// `close(afterPendingWrites: true)` waits for the queue to drain.
-    var closeWhenFlushed = false
+    @exclusivity(unchecked) var closeWhenFlushed = false
     /// Resets the connection if the flush takes longer than its timeout.
     var flushTimer: TimerNode?
     /// The flush timed out: the connection was reset.
@@ -116,16 +126,16 @@ public final class TCPConnection: @unchecked Sendable {
 
     // MARK: Read side
     /// Who reads, what is kept for them, how the stream ended.
-    var input = InboundBuffer<AsyncWaiter<[UInt8]?>>(readAheadLimit: TCPConnection.readAheadLimit)
+    @exclusivity(unchecked) var input = InboundBuffer<AsyncWaiter<[UInt8]?>>(readAheadLimit: TCPConnection.readAheadLimit)
     /// The callback reader, while `input.mode` is `.handler`.
-    var handler: (any TCPConnectionHandler)?
+    @exclusivity(unchecked) var handler: (any TCPConnectionHandler)?
     /// A handler call is on the stack: kept chunks are not drained re-entrantly.
-    var delivering = false
-    var resources: SocketResources?
+    @exclusivity(unchecked) var delivering = false
+    @exclusivity(unchecked) var resources: SocketResources?
     /// Kept for the connection's lifetime: lent buffers are recycled into it.
-    var buffers: ProvidedBuffers?
-    var receiveID: OperationID?
-    var receiveCancelRequested = false
+    @exclusivity(unchecked) var buffers: ProvidedBuffers?
+    @exclusivity(unchecked) var receiveID: OperationID?
+    @exclusivity(unchecked) var receiveCancelRequested = false
     /// The async reader's receives complete through it (see `ReceiveRelay`).
     var relay: ReceiveRelay?
 
@@ -136,19 +146,19 @@ public final class TCPConnection: @unchecked Sendable {
         case waiter(AsyncWaiter<Void>)
     }
     /// The queued writes, watermarks and output state.
-    var outbound = OutboundQueue<WriteCompletion>(
+    @exclusivity(unchecked) var outbound = OutboundQueue<WriteCompletion>(
         highWatermark: TCPConnection.writeHighWatermark, lowWatermark: TCPConnection.writeLowWatermark)
     /// Bytes written with `write(copying:)`; staged entries point into it.
-    var staging = StagingBuffer(limit: TCPConnection.writeHighWatermark)
+    @exclusivity(unchecked) var staging = StagingBuffer(limit: TCPConnection.writeHighWatermark)
     /// msghdr + iovecs for vectored sends, allocated on first use.
     lazy var vector = MessageVector(capacity: TCPConnection.maxIOVecs)
-    var sendID: OperationID?
-    var sendCancelRequested = false
+    @exclusivity(unchecked) var sendID: OperationID?
+    @exclusivity(unchecked) var sendCancelRequested = false
     /// A send completion is being handled: a write it triggers does not start
     /// a send of its own (the completion starts the next one).
-    var inSendCompletion = false
+    @exclusivity(unchecked) var inSendCompletion = false
     /// Reused by send completions for the writes they finish.
-    var completedScratch: [OutboundQueue<WriteCompletion>.Outcome] = []
+    @exclusivity(unchecked) var completedScratch: [OutboundQueue<WriteCompletion>.Outcome] = []
 
     // MARK: Creating
 

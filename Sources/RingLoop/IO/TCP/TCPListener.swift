@@ -152,6 +152,28 @@ public final class TCPListener: @unchecked Sendable {
         try await nextConnection(deadline: .now() + timeout)
     }
 
+    /// `accept()` for callback code: the next accepted connection, nil once
+    /// the listener is closed. Safe from any thread; one accept waiting at a
+    /// time; not together with `start(_:)`.
+    public func accept() -> Future<TCPConnection?> {
+        accept(deadline: .distantFuture)
+    }
+
+    /// `accept(deadline:)` for callback code: Python's `accept` on a listening
+    /// socket with `settimeout`, for a `Future`. Timing out takes nothing
+    /// (a connection that arrives later is kept for the next accept) and
+    /// fails the future with `RingLoopError.timedOut(operation: "accept")`.
+    public func accept(deadline: Deadline) -> Future<TCPConnection?> {
+        eventLoop.futureOperation(deadline: deadline, operation: "accept") { (waiter: AsyncWaiter<TCPConnection?>) in
+            self.startAccept(waiter)
+        }
+    }
+
+    /// `accept(deadline:)` for callback code, waiting at most `timeout`.
+    public func accept(timeout: Duration) -> Future<TCPConnection?> {
+        accept(deadline: .now() + timeout)
+    }
+
     func nextConnection(deadline: Deadline = .distantFuture) async throws -> TCPConnection? {
         try await eventLoop.awaitOperation(deadline: deadline, operation: "accept") { (waiter: AsyncWaiter<TCPConnection?>) in
             self.startAccept(waiter)

@@ -126,7 +126,7 @@ public final class ProcessPool: Sendable {
     ///   worker is killed); `RingLoopError.shutDown` once the pool shuts down;
     ///   `SubprocessError`/`IOError` if a replacement worker cannot start.
     public func run<Input, Output>(_ job: Job<Input, Output>, _ input: Input, timeout: Duration? = nil) async throws -> Output {
-        try await submit(job, input, timeout: timeout, deadline: nil)
+        try await perform(job, input, timeout: timeout, deadline: nil)
     }
 
     /// Runs `job` on `input` in a worker, finishing by `deadline`: Python's
@@ -140,10 +140,10 @@ public final class ProcessPool: Sendable {
     /// `RingLoopError.timedOut(operation: "ProcessPool.run(<job>)")`.
     /// - Throws: as `run(_:_:timeout:)`.
     public func run<Input, Output>(_ job: Job<Input, Output>, _ input: Input, deadline: Deadline) async throws -> Output {
-        try await submit(job, input, timeout: nil, deadline: deadline)
+        try await perform(job, input, timeout: nil, deadline: deadline)
     }
 
-    private func submit<Input, Output>(
+    private func perform<Input, Output>(
         _ job: Job<Input, Output>, _ input: Input, timeout: Duration?, deadline: Deadline?
     ) async throws -> Output {
         let pending = PendingProcessJob(name: job.name, request: PoolFrame.request(job: job.name, input: try job.encode(input)),
