@@ -200,6 +200,15 @@ enum PoolBench {
                     for i in 0..<n { blackHole(try await pool.run { tinyJob(i) }) }
                 }
             },
+            BenchCase(group: "pool: round trip loop->pool->loop", name: "DispatchQueue.global().async + continuation, task on the loop", operations: trips) { n in
+                try await loop.run {
+                    for i in 0..<n {
+                        blackHole(await withUnsafeContinuation { (continuation: UnsafeContinuation<Int, Never>) in
+                            DispatchQueue.global().async { continuation.resume(returning: tinyJob(i)) }
+                        })
+                    }
+                }
+            },
         ]
     }
 

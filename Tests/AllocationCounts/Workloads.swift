@@ -17,6 +17,10 @@ enum Workloads {
         results.append(("lock_unlock", try onLoop(loop) { try await lockUnlock(iterations: iterations) }))
         results.append(("lock_handoff", try onLoop(loop) { try await lockHandOff(iterations: iterations, on: loop) }))
         results.append(("queue_put_get", try onLoop(loop) { try await queuePutGet(iterations: iterations) }))
+        let pool = ThreadPool(threadCount: 2, name: "alloc-pool")
+        defer { try? pool.syncShutdownGracefully() }
+        results.append(("pool_submit", try onLoop(loop) { try await poolSubmit(iterations: iterations, pool: pool, on: loop) }))
+        results.append(("pool_run", try onLoop(loop) { try await poolRun(iterations: iterations, pool: pool) }))
         return results
     }
 
@@ -166,6 +170,33 @@ enum Workloads {
             while lock.waiterCount < 2 { await Task.yield() }
             try lock.unlock()
             for task in tasks { try await task.value }
+        }
+    }
+
+    // MARK: Thread pool
+
+    /// `pool.submit(on: loop) { i }.whenSuccess { … }` from the loop, in
+    /// batches of 100 whose last future is awaited.
+    private static func poolSubmit(iterations: Int, pool: ThreadPool, on loop: EventLoop) async throws -> Int {
+        let counter = LoopCounter()
+        return try await counted {
+            for batch in stride(from: 0, to: iterations, by: 100) {
+                var last: Future<Int>?
+                for i in batch..<min(batch + 100, iterations) {
+                    let future = pool.submit(on: loop) { i }
+                    future.whenSuccess { counter.value &+= $0 }
+                    last = future
+                }
+                _ = try await last?.get()
+            }
+        }
+    }
+
+    /// `try await pool.run { i }` from a task on the loop, one at a time.
+    private static func poolRun(iterations: Int, pool: ThreadPool) async throws -> Int {
+        let counter = LoopCounter()
+        return try await counted {
+            for i in 0..<iterations { counter.value &+= try await pool.run { i } }
         }
     }
 

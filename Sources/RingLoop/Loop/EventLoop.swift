@@ -47,6 +47,9 @@ public final class EventLoop: @unchecked Sendable {
         /// run as a task-executor job, so the task's nonisolated `await`s that do
         /// not suspend continue inline instead of re-queueing the task.
         case taskJob(UnownedJob)
+        /// An object that runs itself (see `LoopRunnable`); `file:line`
+        /// name where it was handed over, for slow-callback reports.
+        case runnable(any LoopRunnable, file: StaticString, line: UInt)
     }
 
     /// The loop's name (its thread's name).
@@ -169,6 +172,14 @@ public final class EventLoop: @unchecked Sendable {
     /// I/O it starts fails with `RingLoopError.shutDown`.
     public func execute(file: StaticString = #fileID, line: UInt = #line, _ body: @escaping @Sendable () -> Void) {
         enqueue(.closure(body, file: file, line: line))
+    }
+
+    /// Runs `runnable.runOnLoop()` on the loop thread, after the work already
+    /// queued: `execute` without a closure to allocate. Safe from any thread;
+    /// after shutdown it runs as `execute` describes.
+    @usableFromInline
+    func execute(_ runnable: any LoopRunnable, file: StaticString, line: UInt) {
+        enqueue(.runnable(runnable, file: file, line: line))
     }
 
     /// Runs `body` now, nested in the current callback, unless callbacks run
@@ -302,6 +313,7 @@ public final class EventLoop: @unchecked Sendable {
             case let .closure(body, _, _): body()
             case let .job(job): runJob(job)
             case let .taskJob(job): runTaskJob(job)
+            case let .runnable(runnable, _, _): runnable.runOnLoop()
             }
             return
         }
@@ -317,6 +329,9 @@ public final class EventLoop: @unchecked Sendable {
         case let .taskJob(job):
             runTaskJob(job)
             what = "task job"
+        case let .runnable(runnable, file, line):
+            runnable.runOnLoop()
+            what = "completion handed over at \(file):\(line)"
         }
         if slowCallbacks.report(what, since: start) { counters.slowCallbacks &+= 1 }
     }

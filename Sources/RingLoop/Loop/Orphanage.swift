@@ -29,6 +29,7 @@ final class Orphanage: @unchecked Sendable {
             case let .closure(body, _, _): body()
             case let .job(job): loop.runJob(job)
             case let .taskJob(job): loop.runTaskJob(job)
+            case let .runnable(runnable, _, _): runnable.runOnLoop()
             }
         }
     }

@@ -5,7 +5,8 @@ import Synchronization
 /// outcome delivered exactly once.
 ///
 /// Exactly one party delivers the outcome: the worker that ran it
-/// (`execute()`), or whoever took it out of a list before it ran
+/// (`execute()`, then `deliverStored()` for an outcome bound for a loop), or
+/// whoever took it out of a list before it ran
 /// (`abandon(_:)`): a canceller, a cancelling shutdown, or a refused
 /// admission. The state transitions that decide who that is all happen under
 /// the pool's lock.
@@ -17,8 +18,10 @@ import Synchronization
 // Safe to share: `state`, `next` and `previous` are touched only under the
 // owning `PoolQueue`'s lock; `cancelRequested` is atomic; `perform` is
 // immutable; the subclass's payload is written before admission and read by
-// the single deliverer after the lock hand-off that made it the deliverer.
-@usableFromInline class PoolJob: @unchecked Sendable {
+// the single deliverer after the lock hand-off that made it the deliverer; an
+// outcome stored for a loop is written by the worker and read on the loop
+// after the loop's queue lock has handed the job over.
+@usableFromInline class PoolJob: LoopRunnable, @unchecked Sendable {
     enum State: UInt8 {
         /// Created, not yet admitted.
         case new
@@ -34,17 +37,30 @@ import Synchronization
         case done
     }
 
-    var state = State.new
+    /// What `perform` is asked to do.
+    @usableFromInline enum Action {
+        /// Run the work (on a worker). An outcome bound for a loop is only
+        /// stored; `deliverStored` hands it over once the job is retired.
+        case run
+        /// Deliver this error without running the work.
+        case fail(any Error)
+        /// Hand a stored outcome to its loop (worker, after retiring the job).
+        case deliverStored
+        /// Deliver the stored outcome (on its loop, which `deliverStored`
+        /// queued the job on).
+        case completeOnLoop
+    }
+
     /// Links of whichever `JobList` holds the job; the list owns `next`.
     var next: PoolJob?
     unowned(unsafe) var previous: PoolJob?
+    /// Runs the work, fails it, or hands its stored outcome over (see `Action`).
+    @usableFromInline let perform: @Sendable (PoolJob, Action) -> Void
+    var state = State.new
     private let cancelRequested = Atomic<Bool>(false)
-    /// Runs the work and delivers its outcome (error nil), or delivers the
-    /// error without running it.
-    @usableFromInline let perform: @Sendable (PoolJob, (any Error)?) -> Void
 
     @inlinable
-    init(perform: @escaping @Sendable (PoolJob, (any Error)?) -> Void) {
+    init(perform: @escaping @Sendable (PoolJob, Action) -> Void) {
         self.perform = perform
     }
 
@@ -54,10 +70,22 @@ import Synchronization
 
     final func requestCancellation() { cancelRequested.store(true, ordering: .relaxed) }
 
-    /// Runs the work on a worker thread and delivers its outcome.
-    final func execute() { perform(self, nil) }
+    /// Runs the work on a worker thread; delivers its outcome, or stores it
+    /// for `deliverStored()`.
+    final func execute() { perform(self, .run) }
+
+    /// Called by the worker once the job is retired (no longer counted as
+    /// running), outside the pool's lock: hands an outcome that `execute()`
+    /// stored to its loop. Does nothing for other jobs.
+    final func deliverStored() { perform(self, .deliverStored) }
+
+    /// Runs on the loop `deliverStored()` queued the job on. (Through
+    /// `perform`, so that the code delivering runs specialized for the job's
+    /// result type; a generic subclass's own witness would not.)
+    @usableFromInline
+    final func runOnLoop() { perform(self, .completeOnLoop) }
 
     /// Delivers `error` without running the work.
     @usableFromInline
-    final func abandon(_ error: any Error) { perform(self, error) }
+    final func abandon(_ error: any Error) { perform(self, .fail(error)) }
 }

@@ -165,7 +165,8 @@ import Glibc
     // MARK: Workers
 
     /// Called by a worker: retires the job it just ran (`previous`, cleared
-    /// here), then returns the next job to run, sleeping while there is none.
+    /// here) and hands its stored outcome over (outside the lock, before any
+    /// sleep), then returns the next job to run, sleeping while there is none.
     /// Returns nil once the pool is shutting down and no work is left; the
     /// last worker to stop then runs the stop waiters.
     func next(finishing previous: inout PoolJob?) -> PoolJob? {
@@ -173,17 +174,20 @@ import Glibc
         if let finished = previous {
             running.remove(finished)
             finished.state = .done
+            if let job = takeQueued() {
+                lock.unlock()
+                finished.deliverStored()
+                previous = nil
+                return job
+            }
+            lock.unlock()
+            finished.deliverStored()
             previous = nil
+            lock.lock()
         }
         var spun = false
         while true {
-            if let job = queued.popFirst() {
-                job.state = .running
-                running.append(job)
-                promoteWaiter()
-                queuedCount.store(queued.count, ordering: .relaxed)
-                // Pass the baton: more work, and a sleeper nobody is waking.
-                if !queued.isEmpty { wakeWorkerIfIdle() }
+            if let job = takeQueued() {
                 lock.unlock()
                 return job
             }
@@ -218,6 +222,18 @@ import Glibc
             if pendingWakeups > 0 { pendingWakeups -= 1 }
             spun = false
         }
+    }
+
+    /// Under the lock: moves the first queued job to `running`.
+    private func takeQueued() -> PoolJob? {
+        guard let job = queued.popFirst() else { return nil }
+        job.state = .running
+        running.append(job)
+        promoteWaiter()
+        queuedCount.store(queued.count, ordering: .relaxed)
+        // Pass the baton: more work, and a sleeper nobody is waking.
+        if !queued.isEmpty { wakeWorkerIfIdle() }
+        return job
     }
 
     /// `sched_yield` rounds an idle worker spends looking for work before it

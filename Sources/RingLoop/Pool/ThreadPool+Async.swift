@@ -30,7 +30,7 @@ extension ThreadPool {
                 // Written before admission; from then on only the deliverer
                 // touches it. A cancellation racing ahead of this point leaves
                 // the job `.cancelledEarly`, and admission fails it.
-                job.continuation = continuation
+                job.setContinuation(continuation)
                 if let error = queue.admit(job, onFull: .wait, operation: "ThreadPool.run") { job.abandon(error) }
             }
         } onCancel: {

@@ -101,6 +101,10 @@ public final class ThreadPool: Sendable, CustomStringConvertible {
 
     /// Runs `body` on a worker; the future completes on `loop`.
     ///
+    /// The future completes after whatever `body` itself handed to `loop`
+    /// (`loop.execute { … }`) has run, and once the work no longer counts as
+    /// running in `statistics`.
+    ///
     /// - Parameters:
     ///   - loop: the loop whose thread receives the outcome (and runs the
     ///     future's callbacks).

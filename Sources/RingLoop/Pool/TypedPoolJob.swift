@@ -1,75 +1,118 @@
 /// A `PoolJob` producing a `T`, and where that value goes: a future on its
 /// loop, a suspended `run`, or an internal callback (parallel map chunks).
-/// Exactly one of the three is set before admission.
 ///
 /// Inlinable, so that the job is created, run and delivered by code
 /// specialized for `T` in the caller's module.
-// Safe to share: as `PoolJob`; the payload (body, future, continuation,
-// callback) is written before admission and afterwards touched only by the
-// single deliverer.
+///
+/// An outcome bound for a future crosses to the loop inside the job itself
+/// (a `LoopRunnable`), after the worker has retired the job: no closure is
+/// allocated for the hand-over, and the job, the caller's closure and the
+/// future, all allocated on the loop, are released there too (a worker
+/// freeing what a loop allocated takes glibc malloc's slow path).
+// Safe to share: as `PoolJob`; the payload (body, destination, outcome) is
+// written before admission and afterwards touched only by the single
+// deliverer, and by the loop once the deliverer has queued the job on it.
 @usableFromInline final class TypedPoolJob<T: Sendable>: PoolJob, @unchecked Sendable {
-    /// Dropped once run, so a finished job keeps nothing of the caller alive.
+    /// Where the outcome goes; exactly one, set before admission.
+    @usableFromInline enum Destination {
+        /// Completed on its loop.
+        case future(Future<T>)
+        /// A future's outcome, between the worker running the body and the
+        /// loop completing the future (kept in the case to keep the job small:
+        /// at most 120 bytes for small results, which glibc recycles fastest).
+        case futureOutcome(Future<T>, Result<T, any Error>)
+        /// Resumes a suspended `run`; set just before admission.
+        case continuation(UnsafeContinuation<T, any Error>)
+        case callback(@Sendable (Result<T, any Error>) -> Void)
+        /// Not set yet, or delivered.
+        case none
+    }
+
+    /// Dropped once the outcome is delivered, so a finished job keeps nothing
+    /// of the caller alive.
     @usableFromInline var body: (@Sendable () throws -> T)?
-    /// Completed on its loop; `file:line` name the submission in the loop's
-    /// slow-callback reports.
-    @usableFromInline var future: Future<T>?
+    @usableFromInline var destination: Destination
+    /// Name the submission in the loop's slow-callback reports.
     @usableFromInline let file: StaticString
-    @usableFromInline let line: UInt
-    /// Resumes a suspended `run`; set just before admission.
-    @usableFromInline var continuation: UnsafeContinuation<T, any Error>?
-    @usableFromInline var callback: (@Sendable (Result<T, any Error>) -> Void)?
+    @usableFromInline let line: UInt32
 
     /// A job whose outcome completes `future`.
     @inlinable
     init(body: @escaping @Sendable () throws -> T, future: Future<T>, file: StaticString, line: UInt) {
         self.body = body
-        self.future = future
+        self.destination = .future(future)
         self.file = file
-        self.line = line
-        super.init(perform: { job, error in unsafeDowncast(job, to: TypedPoolJob<T>.self).runOrFail(error) })
+        self.line = UInt32(truncatingIfNeeded: line)
+        super.init(perform: { job, action in unsafeDowncast(job, to: TypedPoolJob<T>.self).perform(action) })
     }
 
-    /// A job whose outcome goes to `continuation` (set before admission) or
-    /// to `callback`.
+    /// A job whose outcome goes to a continuation (set with
+    /// `setContinuation` before admission) or to `callback`.
     @inlinable
     init(body: @escaping @Sendable () throws -> T, callback: (@Sendable (Result<T, any Error>) -> Void)? = nil) {
         self.body = body
-        self.callback = callback
+        self.destination = callback.map { .callback($0) } ?? .none
         self.file = #fileID
         self.line = #line
-        super.init(perform: { job, error in unsafeDowncast(job, to: TypedPoolJob<T>.self).runOrFail(error) })
+        super.init(perform: { job, action in unsafeDowncast(job, to: TypedPoolJob<T>.self).perform(action) })
     }
 
-    /// Runs the body and delivers its outcome, or (with an error) delivers
-    /// the error without running it.
     @inlinable
-    func runOrFail(_ error: (any Error)?) {
-        guard let body else { return }
-        self.body = nil
-        if let error {
+    func setContinuation(_ continuation: UnsafeContinuation<T, any Error>) {
+        destination = .continuation(continuation)
+    }
+
+    @inlinable
+    func perform(_ action: Action) {
+        switch action {
+        case .run:
+            guard let body else { return }
+            if case let .future(future) = destination {
+                // Handed over by `deliverStored` once the worker has retired
+                // the job; the body goes with the job to the loop.
+                destination = .futureOutcome(future, Result { try body() })
+            } else {
+                self.body = nil
+                deliver(Result { try body() })
+            }
+        case let .fail(error):
+            guard body != nil else { return }
+            if case .futureOutcome = destination { return }
+            body = nil
             deliver(.failure(error))
-        } else {
-            deliver(Result { try body() })
+        case .deliverStored:
+            guard case let .futureOutcome(future, _) = destination else { return }
+            // The loop's queue now holds the job; nothing here touches it again.
+            future.eventLoop.execute(self, file: file, line: UInt(line))
+        case .completeOnLoop:
+            guard case let .futureOutcome(future, outcome) = destination else { return }
+            destination = .none
+            body = nil
+            future._setResult(outcome)
         }
     }
 
     @inlinable
     func deliver(_ result: Result<T, any Error>) {
-        if let future {
-            self.future = nil
+        switch destination {
+        case let .future(future):
             let loop = future.eventLoop
             if loop.inEventLoop {
+                destination = .none
                 future._setResult(result)
             } else {
-                loop.execute(file: file, line: line) { future._setResult(result) }
+                destination = .futureOutcome(future, result)
+                loop.execute(self, file: file, line: UInt(line))
             }
-        } else if let continuation {
-            self.continuation = nil
+        case let .continuation(continuation):
+            destination = .none
             tsanRelease(self)
             continuation.resume(with: result)
-        } else if let callback {
-            self.callback = nil
+        case let .callback(callback):
+            destination = .none
             callback(result)
+        case .futureOutcome, .none:
+            break
         }
     }
 }

@@ -34,9 +34,10 @@ private func threads(named prefix: String) -> [String] {
     }
 }
 
-/// The state a test asserts is empty at its end. A job's outcome is delivered
-/// just before its worker retires it from the running list, so that count may
-/// lag the caller by a moment.
+/// The state a test asserts is empty at its end. The outcome of `run` and
+/// `parallelMap` work is delivered just before its worker retires it from the
+/// running list, so that count may lag the caller by a moment (a future's
+/// outcome is handed over after).
 private func assertDrained(_ pool: ThreadPool, sourceLocation: SourceLocation = #_sourceLocation) {
     let drained = eventually {
         let counts = pool.queue.counts
