@@ -119,14 +119,22 @@ struct TemporaryCopy {
         defer { closedir(stream) }
         var removed: [String] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = entryName(entry)
             guard name.hasPrefix("."), let pid = ownerPID(ofTemporary: name), pid != getpid() else { continue }
             guard kill(pid, 0) != 0, errno == ESRCH else { continue }
             if directory.appending(name).withPlatformString({ unlink($0) }) == 0 { removed.append(name) }
         }
         return removed
+    }
+
+    /// The name in a `readdir` entry. Read in place, up to its NUL: the
+    /// kernel packs entries by `d_reclen`, so the last one in `readdir`'s
+    /// buffer can end before the declared 256-byte `d_name` does, and copying
+    /// `entry.pointee.d_name` whole reads past the buffer (AddressSanitizer:
+    /// heap-buffer-overflow).
+    private static func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+        let offset = MemoryLayout<dirent>.offset(of: \.d_name)!
+        return String(cString: (UnsafeRawPointer(entry) + offset).assumingMemoryBound(to: CChar.self))
     }
 
     /// The PID in a name `.X.file-copy-NS-PID-N` made in this namespace.

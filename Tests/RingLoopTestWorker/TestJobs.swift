@@ -45,7 +45,11 @@ enum TestJobs {
         let own = dirfd(directory)
         var fds: [Int32] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            // Read in place up to the NUL: the last entry of readdir's buffer
+            // can end before the declared 256-byte d_name does, so copying
+            // `entry.pointee.d_name` whole would read past the buffer.
+            let nameOffset = MemoryLayout<dirent>.offset(of: \.d_name)!
+            let name = String(cString: (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self))
             if let fd = Int32(name), fd != own { fds.append(fd) }
         }
         return fds.sorted()
