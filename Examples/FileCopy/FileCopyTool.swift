@@ -25,7 +25,7 @@ enum FileCopyTool {
         let outcome = Outcome()
         var configuration = EventLoop.Configuration()
         let cpus = System.availableCPUs
-        if options.splitCPUs, cpus.count >= 2 {
+        if cpus.count >= 2, options.splitCPUs ?? aCPUIsIdle(of: cpus.count) {
             // The loop stays where the scheduler put this thread (a free CPU).
             let home = System.currentCPU.flatMap { cpus.contains($0) ? $0 : nil } ?? cpus[0]
             configuration.cpuAffinity = [home]
@@ -49,6 +49,14 @@ enum FileCopyTool {
         guard let error = outcome.error.withLock({ $0 }) else { return 0 }
         report(error.message, toStandardOutput: false)
         return error.exitStatus
+    }
+
+    /// Whether the machine has had a CPU to spare lately: the 1-minute load
+    /// average leaves at least one of `cpus` free.
+    private static func aCPUIsIdle(of cpus: Int) -> Bool {
+        var load = [0.0]
+        guard getloadavg(&load, 1) == 1 else { return false }
+        return load[0] <= Double(cpus - 1)
     }
 
     private static func report(_ message: String, toStandardOutput: Bool) {

@@ -76,6 +76,13 @@ struct FileCopyTests {
         }
     }
 
+    @Test func cpuPlacementIsChosenOnTheCommandLineOrLeftToTheLoad() throws {
+        #expect(try CopyOptions.parse(["a", "b"]).splitCPUs == nil)
+        #expect(try CopyOptions.parse(["--split-cpus", "a", "b"]).splitCPUs == true)
+        #expect(try CopyOptions.parse(["--no-split-cpus", "a", "b"]).splitCPUs == false)
+        #expect(throws: CopyError.self) { try CopyOptions.parse(["--split-cpus", "--no-split-cpus", "a", "b"]) }
+    }
+
     @Test func refusesToOverwriteUnlessForced() async throws {
         try await withTemporaryDirectory { dir in
             let src = dir.appending("src"), dst = dir.appending("dst")
