@@ -29,11 +29,11 @@ struct CopyOptions {
     /// Whether to keep the loop on one CPU and io_uring's kernel workers
     /// (which do the buffered writes) on the others, so reads and writes run
     /// on two cores; left to itself the scheduler may pull the worker onto
-    /// the loop's CPU. nil (the default): only when a CPU is free, judged by
-    /// the 1-minute load average, since on a busy machine a pinned loop
-    /// waits for its CPU while another is idle (scripts/measure-file-copy:
-    /// 1.36x cp split vs 1.24x unpinned on an idle 2-CPU VM; split was
-    /// 0.6x cp under a load of 3).
+    /// the loop's CPU. nil (the default): only when a CPU is idle as the copy
+    /// starts (fewer runnable threads than CPUs), since on a busy machine a
+    /// pinned loop waits for its CPU while another is idle
+    /// (scripts/measure-file-copy: 1.36x cp split vs 1.24x unpinned on an
+    /// idle 2-CPU VM; split was 0.6x cp under a load of 3).
     var splitCPUs: Bool?
     /// Write to an anonymous O_TMPFILE where the file system allows (no
     /// command-line flag: tests turn it off to exercise the named fallback).
@@ -61,7 +61,7 @@ struct CopyOptions {
               --no-preallocate    don't reserve DST's space before writing
               --sync              flush DST to storage before renaming it into place
               --split-cpus        loop on one CPU, kernel write workers on the others
-              --no-split-cpus     leave both to the scheduler (default: split when a CPU is idle)
+              --no-split-cpus     leave both to the scheduler (default: split when a CPU is idle at the start)
           -h, --help              show this help
         """
 

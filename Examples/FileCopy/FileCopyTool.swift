@@ -51,12 +51,21 @@ enum FileCopyTool {
         return error.exitStatus
     }
 
-    /// Whether the machine has had a CPU to spare lately: the 1-minute load
-    /// average leaves at least one of `cpus` free.
+    /// Whether a CPU is idle right now: fewer threads are runnable than
+    /// there are `cpus`, counting this one (the fourth field of
+    /// /proc/loadavg, "runnable/total"; the load averages themselves lag by
+    /// a minute). Unknown counts as busy.
     private static func aCPUIsIdle(of cpus: Int) -> Bool {
-        var load = [0.0]
-        guard getloadavg(&load, 1) == 1 else { return false }
-        return load[0] <= Double(cpus - 1)
+        let fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return false }
+        let fields = String(decoding: buffer[..<n], as: UTF8.self).split(separator: " ")
+        guard fields.count >= 4, let slash = fields[3].firstIndex(of: "/"),
+              let runnable = Int(fields[3][..<slash]) else { return false }
+        return runnable < cpus
     }
 
     private static func report(_ message: String, toStandardOutput: Bool) {
