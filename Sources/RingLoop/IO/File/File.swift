@@ -45,7 +45,8 @@ public final class File: @unchecked Sendable {
     public let descriptor: FileDescriptor
     /// The path it was opened with, if any.
     public let path: FilePath?
-    private var isClosed = false
+    /// Set by `close()` (loop thread); requests check it before resubmitting.
+    private(set) var isClosed = false
     /// Slot in the ring's registered-file table, once `register()` ran.
     private var fixedSlot: UInt32?
 
@@ -125,10 +126,17 @@ public final class File: @unchecked Sendable {
 
     // MARK: Closing
 
-    /// Closes the descriptor (as a ring operation). Operations already in flight
-    /// finish normally (the kernel holds the open file until they do); new
-    /// ones fail with `IOError(op, .badFileDescriptor)`. Once the loop has
-    /// shut down, the descriptor is closed with close(2) instead.
+    /// Closes the descriptor (as a ring operation), without waiting for
+    /// operations in flight. A submission already in the kernel finishes
+    /// normally (the kernel holds the open file until it does), but nothing
+    /// is submitted on the descriptor again: the number may belong to a file
+    /// opened since. So an operation that needs another submission after the
+    /// close (the rest of a short transfer, a retry after `EINTR`) fails with
+    /// `IOError(op, .badFileDescriptor)`, or, for a write that already wrote
+    /// part of its bytes, `PartialWriteError` with that count and the
+    /// `IOError` as its reason. New operations fail with
+    /// `IOError(op, .badFileDescriptor)`. Once the loop has shut down, the
+    /// descriptor is closed with close(2) instead.
     ///
     /// - Throws: `IOError("close", …)`; `RingLoopError.alreadyClosed` if
     ///   already closed.
@@ -196,8 +204,8 @@ public final class File: @unchecked Sendable {
     func target(for operation: String) -> Result<FileTarget, IOError> {
         eventLoop.preconditionInEventLoop()
         if isClosed { return .failure(IOError(operation, .badFileDescriptor)) }
-        if let slot = fixedSlot { return .success(FileTarget(fd: Int32(slot), isFixed: true)) }
-        return .success(FileTarget(fd: descriptor.rawValue, isFixed: false))
+        if let slot = fixedSlot { return .success(FileTarget(fd: Int32(slot), isFixed: true, owner: self)) }
+        return .success(FileTarget(fd: descriptor.rawValue, isFixed: false, owner: self))
     }
 }
 

@@ -21,7 +21,12 @@ final class SimpleRequest: FileRequest {
         case .truncate: name = "ftruncate"
         case .close: name = "close"
         }
-        super.init(loop: loop, operation: name, completion: completion)
+        super.init(loop: loop, operation: name, owner: target.owner, completion: completion)
+    }
+
+    override var retriesInterrupted: Bool {
+        if case .close = kind { return false }
+        return true
     }
 
     override func nextOperation() -> (IOOperation, IOOperation.Options) {

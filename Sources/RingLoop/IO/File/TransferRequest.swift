@@ -60,7 +60,7 @@ final class TransferRequest: FileRequest {
         } else {
             self.fixedBufferIndex = nil
         }
-        super.init(loop: loop, operation: operation, completion: completion)
+        super.init(loop: loop, operation: operation, owner: target.owner, completion: completion)
     }
 
     deinit {
@@ -135,6 +135,16 @@ final class TransferRequest: FileRequest {
         }
     }
 
+    /// A write that already moved bytes reports how many, like a cancelled
+    /// one; a read's partial bytes would read as end of file, so it fails.
+    override func stoppedByClose() -> Result<Int, any Error> {
+        let closed = IOError(operation, .badFileDescriptor)
+        if direction == .write, transferred > 0 {
+            return .failure(PartialWriteError(written: transferred, requested: total, reason: closed))
+        }
+        return .failure(closed)
+    }
+
     override func handle(result: Int32) -> Result<Int, any Error>? {
         let count = Int(result)
         if count == 0 {
@@ -151,8 +161,10 @@ final class TransferRequest: FileRequest {
 }
 
 /// The descriptor an operation names: a plain fd, or an index into the
-/// ring's registered-file table.
+/// ring's registered-file table, and the file it belongs to (checked before a
+/// resubmission, since a closed file's number or slot may be reused).
 struct FileTarget: Sendable {
     let fd: Int32
     let isFixed: Bool
+    var owner: File? = nil
 }
