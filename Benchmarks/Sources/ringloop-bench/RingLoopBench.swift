@@ -42,7 +42,7 @@ struct RingLoopBench: ParsableCommand {
     @Option(name: .customLong("section"), help: "Sections to run (repeatable).")
     var sections: [SectionID] = SectionID.allCases
 
-    @Flag(help: "A quick subset of every section, under a minute: echo at 1 and 100 connections × 64 B and 4 KiB, 1 s each; a 256 MiB copy; short offload and sync runs.")
+    @Flag(help: "A quick subset of every section, a few minutes: echo at 1 and 100 connections × 64 B and 4 KiB, 1 s each; a 256 MiB copy; short offload and sync runs.")
     var quick = false
 
     @Option(help: "Server kinds in table order, comma-separated.")
