@@ -18,10 +18,12 @@ import Glibc
 ///
 /// Threads start on first use, so a loop that never touches a file has none.
 /// A queued call can be withdrawn; a running one cannot (its result is posted
-/// as usual, as io_uring does for a file read it cannot interrupt).
-// Safe to share: `queues`, `threads`, `running`, `nextPathWorker` and
-// `stopping` are guarded by `condition`'s mutex; `post`, `limit`, `name` and
-// `cpus` are immutable.
+/// as usual, as io_uring does for a file read it cannot interrupt). A close
+/// of an fd with calls queued or running is queued behind them on the same
+/// worker, so they finish on the descriptor they were given.
+// Safe to share: `queues`, `threads`, `running`, `runningFD`,
+// `nextPathWorker` and `stopping` are guarded by `condition`'s mutex; `post`,
+// `limit`, `name` and `cpus` are immutable.
 final class BlockingCallPool: @unchecked Sendable {
     struct Job {
         let userData: UInt64
@@ -38,6 +40,8 @@ final class BlockingCallPool: @unchecked Sendable {
     private var queues: [Deque<Job>]
     private var threads: [pthread_t?]
     private var running = 0
+    /// The fd of the call each worker is running, if any.
+    private var runningFD: [Int32?]
     private var nextPathWorker = 0
     private var stopping = false
 
@@ -49,6 +53,7 @@ final class BlockingCallPool: @unchecked Sendable {
         self.post = post
         self.queues = Array(repeating: [], count: self.limit)
         self.threads = Array(repeating: nil, count: self.limit)
+        self.runningFD = Array(repeating: nil, count: self.limit)
     }
 
     /// Queues `job` on its fd's worker, starting that worker on first use.
@@ -70,6 +75,20 @@ final class BlockingCallPool: @unchecked Sendable {
                 work(worker)
             }
             condition.withLock { threads[worker] = thread }
+        }
+    }
+
+    /// Queues `job` behind the calls on its fd, if any is queued or running,
+    /// so it runs after they finish; false (nothing queued) if there are none.
+    /// How a close waits for the file calls already started on its fd.
+    func enqueueBehindCalls(_ job: Job) -> Bool {
+        guard job.fd >= 0 else { return false }
+        return condition.mutate {
+            let worker = Int(job.fd) % limit
+            guard runningFD[worker] == job.fd || queues[worker].contains(where: { $0.fd == job.fd }) else { return false }
+            // The worker exists: it was started for the calls found here.
+            queues[worker].append(job)
+            return true
         }
     }
 
@@ -107,7 +126,10 @@ final class BlockingCallPool: @unchecked Sendable {
         while let job = next(worker) {
             let result = job.call.run()
             post(job.userData, result)
-            condition.withLock { running -= 1 }
+            condition.withLock {
+                running -= 1
+                runningFD[worker] = nil
+            }
         }
     }
 
@@ -118,6 +140,7 @@ final class BlockingCallPool: @unchecked Sendable {
             let (job, stop) = condition.withLock { () -> (Job?, Bool) in
                 guard let job = queues[worker].popFirst() else { return (nil, stopping) }
                 running += 1
+                runningFD[worker] = job.fd
                 return (job, false)
             }
             if let job { return job }

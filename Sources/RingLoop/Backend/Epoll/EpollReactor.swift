@@ -128,8 +128,14 @@ final class EpollReactor {
     @discardableResult
     func cancel(userData: UInt64) -> Bool {
         guard let op = pending[userData], !op.finished else { return false }
-        if case .blocking = op.operation, op.started {
-            guard pool.withdraw(userData: userData) else { return false }
+        switch op.operation {
+        case .blocking, .close:
+            // Started: queued on (or running on) a worker.
+            if op.started {
+                guard pool.withdraw(userData: userData) else { return false }
+            }
+        default:
+            break
         }
         if let fd = op.operation.readinessFD, let state = waiters[fd] {
             state.remove(op)
@@ -142,15 +148,20 @@ final class EpollReactor {
     /// Cancels every operation on `fd` (before closing it) and forgets its
     /// registration, so a later fd with the same number starts clean.
     func cancelAll(fd: Int32) {
+        cancelReadiness(fd: fd)
+        for userData in pool.withdrawAll(fd: fd) {
+            if let op = pending[userData] { finish(op, -ECANCELED) }
+        }
+    }
+
+    /// Cancels the readiness operations on `fd` and forgets its registration.
+    private func cancelReadiness(fd: Int32) {
         if let state = waiters.removeValue(forKey: fd) {
             for op in state.all { finish(op, -ECANCELED) }
             _ = cepoll_ctl(epollFD, cepoll_CTL_DEL, fd, 0, 0)
         }
         hot.remove(fd)
         for op in fresh where !op.finished && op.operation.fd == fd { finish(op, -ECANCELED) }
-        for userData in pool.withdrawAll(fd: fd) {
-            if let op = pending[userData] { finish(op, -ECANCELED) }
-        }
     }
 
     /// Cancels every live operation (shutdown).
@@ -223,8 +234,16 @@ final class EpollReactor {
         case let .shutdown(fd, how):
             finish(op, Glibc.shutdown(fd, how) == 0 ? 0 : -errno)
         case let .close(fd):
-            cancelAll(fd: fd)
-            finish(op, Glibc.close(fd) == 0 ? 0 : -errno)
+            // Readiness operations end now; blocking calls already queued or
+            // running on the fd finish normally, and the close runs after
+            // them on the same worker (their fd's number must stay theirs).
+            cancelReadiness(fd: fd)
+            let close = BlockingCall { Glibc.close(fd) == 0 ? 0 : -errno }
+            if pool.enqueueBehindCalls(.init(userData: op.userData, fd: fd, call: close)) {
+                op.started = true
+            } else {
+                finish(op, close.run())
+            }
         case let .blocking(fd, call):
             op.started = true
             pool.enqueue(.init(userData: op.userData, fd: fd, call: call))

@@ -128,15 +128,17 @@ public final class File: @unchecked Sendable {
 
     /// Closes the descriptor (as a ring operation), without waiting for
     /// operations in flight. A submission already in the kernel finishes
-    /// normally (the kernel holds the open file until it does), but nothing
-    /// is submitted on the descriptor again: the number may belong to a file
-    /// opened since. So an operation that needs another submission after the
-    /// close (the rest of a short transfer, a retry after `EINTR`) fails with
-    /// `IOError(op, .badFileDescriptor)`, or, for a write that already wrote
-    /// part of its bytes, `PartialWriteError` with that count and the
-    /// `IOError` as its reason. New operations fail with
-    /// `IOError(op, .badFileDescriptor)`. Once the loop has shut down, the
-    /// descriptor is closed with close(2) instead.
+    /// normally: the kernel holds the open file until it does. (The epoll
+    /// backend runs the close after the file calls queued on its worker, and
+    /// ends a transfer waiting for readiness on a pipe or FIFO with
+    /// `.canceled`.) Nothing is submitted on the descriptor again, since the
+    /// number may belong to a file opened since: an operation that needs
+    /// another submission after the close (the rest of a short transfer, a
+    /// retry after `EINTR`) fails with `IOError(op, .badFileDescriptor)`, or,
+    /// for a write that already wrote part of its bytes, `PartialWriteError`
+    /// with that count and the `IOError` as its reason. New operations fail
+    /// with `IOError(op, .badFileDescriptor)`. Once the loop has shut down,
+    /// the descriptor is closed with close(2) instead.
     ///
     /// - Throws: `IOError("close", …)`; `RingLoopError.alreadyClosed` if
     ///   already closed.
