@@ -16,7 +16,8 @@ final class PendingOperation {
     let userData: UInt64
     let operation: ReactorOperation
     /// The first attempt has run its one-time setup (non-blocking mode,
-    /// `connect(2)` issued, the fd's blocking mode read).
+    /// `connect(2)` issued, the fd's blocking mode read), or, for a blocking
+    /// call or a close behind blocking calls, it was queued on the pool.
     var started = false
     /// The fd is in blocking mode: readiness is checked with `poll(2)` before
     /// the syscall, so the loop thread never blocks.
