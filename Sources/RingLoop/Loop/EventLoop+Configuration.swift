@@ -33,7 +33,7 @@ extension EventLoop {
         /// The CPUs the kernel-side workers that perform this loop's blocking
         /// operations may run on: io_uring's io-wq workers (buffered writes to
         /// most file systems, and anything else the kernel cannot complete
-        /// without blocking; `IORING_REGISTER_IOWQ_AFF`), or the epoll
+        /// without blocking; the ring registers their affinity), or the epoll
         /// backend's blocking-call threads. Keeping them off the loop's CPU
         /// (see `cpuAffinity`) lets a file copy use two cores; nil (the
         /// default) leaves placement to the scheduler, which tends to pull a
