@@ -55,7 +55,7 @@ extension EventLoop {
             if let problem = CPUAffinity.problem(with: cpus) {
                 throw .invalidConfiguration(setting: "kernelWorkerAffinity", reason: problem)
             }
-            let allowed = CPUAffinity.processDefault ?? CPUAffinity.currentThreadCPUs()
+            let allowed = System.availableCPUs
             if !allowed.isEmpty, let missing = cpus.first(where: { !allowed.contains($0) }) {
                 throw .invalidConfiguration(
                     setting: "kernelWorkerAffinity", reason: "CPU \(missing) is not available to this process (\(allowed))")
