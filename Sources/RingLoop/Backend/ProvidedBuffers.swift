@@ -42,6 +42,12 @@ enum ProvidedBuffers {
         }
     }
 
+    /// A receive found every buffer taken (`ENOBUFS`): the ring posts more
+    /// of its buffers before the receive is re-armed (see `BufferRing`).
+    func ranDry() {
+        if case let .ring(ring) = self { ring.ranDry() }
+    }
+
     /// Buffers lent and not recycled yet (tests).
     var lent: Int {
         switch self {

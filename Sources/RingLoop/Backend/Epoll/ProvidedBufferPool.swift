@@ -19,6 +19,10 @@ final class ProvidedBufferPool {
     /// Number of buffers.
     let count: Int
     private let buffers: UnsafeMutableRawPointer
+    /// Bytes from one buffer's start to the next: one cache line more than
+    /// `bufferSize`, so that the first bytes of the buffers fall in different
+    /// cache sets (as in `BufferRing`).
+    private let stride: Int
     /// Ids not lent; the most recently recycled is handed out first (its
     /// pages are the likeliest to be resident and in cache).
     private var free: [UInt16]
@@ -29,16 +33,18 @@ final class ProvidedBufferPool {
     /// lazily: buffers never filled stay out of the resident set.
     init(count: Int, size: Int) throws(BackendCallFailure) {
         precondition(count > 0 && count <= 65536 && size > 0, "buffer pool: 1...65536 buffers of at least one byte")
-        let p = mmap(nil, count * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        let stride = size + 64
+        let p = mmap(nil, count * stride, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         guard let p, p != MAP_FAILED else { throw BackendCallFailure(call: "mmap", errno: Errno(rawValue: errno)) }
         self.buffers = p
+        self.stride = stride
         self.count = count
         self.bufferSize = size
         self.free = (0..<count).reversed().map { UInt16(truncatingIfNeeded: $0) }
     }
 
     deinit {
-        munmap(buffers, count * bufferSize)
+        munmap(buffers, count * stride)
     }
 
     /// Lends a buffer; nil when every buffer is lent (the caller reports `ENOBUFS`).
@@ -50,7 +56,7 @@ final class ProvidedBufferPool {
     /// Where buffer `id` starts (a receive fills it).
     @inline(__always)
     func address(_ id: UInt16) -> UnsafeMutableRawPointer {
-        buffers + Int(id) * bufferSize
+        buffers + Int(id) * stride
     }
 
     /// The first `count` bytes of buffer `id`.

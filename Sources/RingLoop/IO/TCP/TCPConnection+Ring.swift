@@ -128,10 +128,13 @@ extension TCPConnection {
                 loopShutDown()
             case let .failure(errno):
                 switch errno.rawValue {
-                case ENOBUFS, EAGAIN, EINTR:
+                case ENOBUFS:
                     // The shared group ran dry (buffers come back as their
-                    // completions are handled) or a spurious wakeup: nothing
-                    // was consumed from the socket; re-armed below.
+                    // completions are handled): nothing was consumed from
+                    // the socket; re-armed below, once more are posted.
+                    buffers?.ranDry()
+                case EAGAIN, EINTR:
+                    // A spurious wakeup: nothing consumed; re-armed below.
                     break
                 case EINVAL where resources?.multishotReceive == true:
                     resources?.multishotReceive = false
