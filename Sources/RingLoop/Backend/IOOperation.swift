@@ -26,6 +26,10 @@ package enum IOOperation {
     case receive(fd: Int32, bufferGroup: UInt16, multishot: Bool)
     /// `send(2)` without `SIGPIPE`.
     case send(fd: Int32, buffer: UnsafeRawPointer, count: Int)
+    /// `send(2)` without `SIGPIPE` that never waits for room: it completes
+    /// at once with what the socket took (possibly fewer than `count`), or
+    /// `EAGAIN` if it took nothing.
+    case sendNow(fd: Int32, buffer: UnsafeRawPointer, count: Int)
     /// `sendmsg(2)` without `SIGPIPE` (vectored sends, datagrams with an address).
     case sendMessage(fd: Int32, message: UnsafePointer<msghdr>)
     case receiveMessage(fd: Int32, message: UnsafeMutablePointer<msghdr>)

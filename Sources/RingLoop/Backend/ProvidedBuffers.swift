@@ -48,6 +48,17 @@ enum ProvidedBuffers {
         if case let .ring(ring) = self { ring.ranDry() }
     }
 
+    /// Whether plenty of buffers are left for receives, so that one may stay
+    /// lent a little longer: until a send from it completes (see
+    /// `TCPConnection.write(copying:)`).
+    @inline(__always)
+    var hasSpare: Bool {
+        switch self {
+        case let .ring(ring): return ring.available >= ring.window >> 1
+        case let .pool(pool, _): return pool.lent < pool.count >> 1
+        }
+    }
+
     /// Buffers lent and not recycled yet (tests).
     var lent: Int {
         switch self {

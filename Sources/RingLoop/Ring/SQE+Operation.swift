@@ -34,6 +34,10 @@ struct SQE {
             ringloop_sqe_select_buffer(raw, group)
         case let .send(fd, buffer, count):
             io_uring_prep_send(raw, fd, buffer, count, Int32(MSG_NOSIGNAL))
+        case let .sendNow(fd, buffer, count):
+            // MSG_DONTWAIT: the kernel completes the request with EAGAIN or a
+            // short count instead of arming a poll to wait for room.
+            io_uring_prep_send(raw, fd, buffer, count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
         case let .sendMessage(fd, message):
             io_uring_prep_sendmsg(raw, fd, message, UInt32(MSG_NOSIGNAL))
         case let .receiveMessage(fd, message):
@@ -100,7 +104,7 @@ struct SQE {
         case .acceptMultishot: op = IORING_OP_ACCEPT
         case .connect: op = IORING_OP_CONNECT
         case .receive: op = IORING_OP_RECV
-        case .send: op = IORING_OP_SEND
+        case .send, .sendNow: op = IORING_OP_SEND
         case .sendMessage: op = IORING_OP_SENDMSG
         case .receiveMessage: op = IORING_OP_RECVMSG
         case .shutdown: op = IORING_OP_SHUTDOWN

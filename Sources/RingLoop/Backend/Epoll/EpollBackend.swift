@@ -163,6 +163,8 @@ final class EpollBackend: IOBackend {
             return .receive(fd: fd, pool: pool, multishot: multishot)
         case let .send(fd, buffer, count):
             return .send(fd: fd, buffer: buffer, count: count)
+        case let .sendNow(fd, buffer, count):
+            return .sendNow(fd: fd, buffer: buffer, count: count)
         case let .sendMessage(fd, message):
             return .sendMessage(fd: fd, message: message)
         case let .receiveMessage(fd, message):

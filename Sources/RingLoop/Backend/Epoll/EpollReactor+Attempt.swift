@@ -104,7 +104,7 @@ extension EpollReactor {
             guard seen != 0 else { return .wouldBlock }
             return multishot ? .more(Int32(seen)) : .done(Int32(seen))
 
-        case .nop, .immediate, .shutdown, .close, .blocking:
+        case .nop, .immediate, .sendNow, .shutdown, .close, .blocking:
             return .done(-EINVAL)
         }
     }

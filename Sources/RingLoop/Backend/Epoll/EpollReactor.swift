@@ -233,6 +233,9 @@ final class EpollReactor {
             finish(op, result)
         case let .shutdown(fd, how):
             finish(op, Glibc.shutdown(fd, how) == 0 ? 0 : -errno)
+        case let .sendNow(fd, buffer, count):
+            let n = Glibc.send(fd, buffer, count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+            finish(op, n >= 0 ? Int32(n) : -errno)
         case let .close(fd):
             // Readiness operations end now; blocking calls already queued or
             // running on the fd finish normally, and the close runs after

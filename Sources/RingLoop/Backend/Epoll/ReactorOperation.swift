@@ -23,6 +23,9 @@ enum ReactorOperation {
     case receive(fd: Int32, pool: ProvidedBufferPool, multishot: Bool)
     /// `send(2)` without `SIGPIPE`; may be short.
     case send(fd: Int32, buffer: UnsafeRawPointer, count: Int)
+    /// `send(2)` without `SIGPIPE`, tried once when the reactor starts it:
+    /// never waits (`EAGAIN` if the socket takes nothing).
+    case sendNow(fd: Int32, buffer: UnsafeRawPointer, count: Int)
     /// `sendmsg(2)` without `SIGPIPE`.
     case sendMessage(fd: Int32, message: UnsafePointer<msghdr>)
     /// `recvmsg(2)`.
@@ -55,7 +58,7 @@ enum ReactorOperation {
              let .streamRead(fd, _, _), let .streamWrite(fd, _, _),
              let .streamReadv(fd, _, _), let .streamWritev(fd, _, _), let .poll(fd, _, _):
             return fd
-        case .nop, .immediate, .shutdown, .close, .blocking:
+        case .nop, .immediate, .sendNow, .shutdown, .close, .blocking:
             return nil
         }
     }
@@ -64,7 +67,7 @@ enum ReactorOperation {
     var fd: Int32 {
         switch self {
         case .nop, .immediate: return -1
-        case let .shutdown(fd, _), let .close(fd): return fd
+        case let .shutdown(fd, _), let .close(fd), let .sendNow(fd, _, _): return fd
         case let .blocking(fd, _): return fd
         default: return readinessFD ?? -1
         }

@@ -24,6 +24,11 @@ struct OutboundQueue<Completion> {
         case bytes([UInt8])
         /// Bytes in the owner's staging buffer, starting at the entry's `start`.
         case staged
+        /// Bytes in a buffer the owner lent to one send (a receive buffer,
+        /// echoed without a copy), from `base + start`; only ever the sole
+        /// entry when queued, and restaged (`restageHead`) if that send
+        /// leaves some unsent.
+        case lent(UnsafeRawPointer)
         /// A half-close (`shutdown(SHUT_WR)`) once everything before it is sent.
         case shutdown
     }
@@ -140,6 +145,24 @@ struct OutboundQueue<Completion> {
             tailIsStaged = true
         }
         queuedBytes += count
+    }
+
+    /// Queues `count` bytes at `base` lent to the send about to start (the
+    /// caller checked `refusal`, and that the queue is empty).
+    mutating func enqueueLent(_ base: UnsafeRawPointer, count: Int) {
+        entries.append(Entry(payload: .lent(base), start: 0, count: count, completion: nil, last: true, sentBefore: 0))
+        tailIsStaged = false
+        queuedBytes += count
+    }
+
+    /// The unsent bytes of a lent head entry now sit at `offset` of the
+    /// staging buffer, in front of every other staged byte.
+    mutating func restageHead(at offset: Int) {
+        guard case .lent = entries.first?.payload else { return }
+        entries[0].payload = .staged
+        entries[0].start = offset
+        stagedEntries += 1
+        if entries.count == 1 { tailIsStaged = true }
     }
 
     /// Re-evaluates writability against the watermarks; true when it changed.

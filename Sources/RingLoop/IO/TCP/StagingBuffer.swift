@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The bytes a connection copied in with `write(copying:)` and has not sent
 /// yet: one growable buffer that queued staged writes point into by offset.
 ///
@@ -89,6 +93,28 @@ struct StagingBuffer: ~Copyable {
         base.copyMemory(from: base + firstLive, byteCount: live)
         used = live
         return firstLive
+    }
+
+    /// Copies `count` bytes in front of the live bytes, which start at
+    /// `firstLive` (`used` if there are none; no send may be in flight): into
+    /// the sent space before them if it is large enough, else moving them up.
+    /// Returns the new bytes' offset and how far the live bytes moved toward
+    /// the end (0: not moved).
+    mutating func prepend(_ bytes: UnsafeRawPointer, count: Int, firstLive: Int) -> (offset: Int, moved: Int) {
+        if let base, firstLive >= count {
+            (base + firstLive - count).copyMemory(from: bytes, byteCount: count)
+            return (firstLive - count, 0)
+        }
+        let live = used - firstLive
+        if base == nil || count + live > capacity {
+            grow(toFit: count + live, sendInFlight: false)
+        }
+        // `grow` guarantees a buffer of at least `count + live` bytes.
+        let base = base.unsafelyUnwrapped
+        if live > 0 { memmove(base + count, base + firstLive, live) }
+        base.copyMemory(from: bytes, byteCount: count)
+        used = count + live
+        return (0, live > 0 ? count - firstLive : 0)
     }
 
     /// No staged byte is queued and no send is in flight: the whole buffer

@@ -67,6 +67,13 @@ extension TCPConnection {
         submitOutput(.send(fd: fd, buffer: base, count: count), context: Context.send, covering: 1)
     }
 
+    /// Submits a send of one buffer that completes at once (see
+    /// `IOOperation.sendNow`).
+    func submitSendNow(_ base: UnsafeRawPointer, count: Int) {
+        let fd = self.fd
+        submitOutput(.sendNow(fd: fd, buffer: base, count: count), context: Context.send, covering: 1)
+    }
+
     /// Submits a vectored send of the first `covering` queued entries.
     func submitSendMessage(_ message: UnsafeMutablePointer<msghdr>, covering: Int) {
         let fd = self.fd
@@ -115,8 +122,15 @@ extension TCPConnection {
         }
         let bufferID = buffers?.take(completion.bufferID)
         if let count = completion.value, count > 0, let bufferID, let buffers {
-            received(buffers.bytes(bufferID, count: Int(count)))
-            buffers.recycle(bufferID)
+            let bytes = buffers.bytes(bufferID, count: Int(count))
+            deliveredBuffer = bufferID
+            deliveredBytes = bytes
+            received(bytes)
+            // Still set unless a send borrowed the buffer (it gives it back).
+            if deliveredBuffer != nil {
+                deliveredBuffer = nil
+                buffers.recycle(bufferID)
+            }
         } else {
             if let bufferID { buffers?.recycle(bufferID) }
             switch completion.outcome {

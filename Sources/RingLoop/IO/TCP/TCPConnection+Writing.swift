@@ -125,7 +125,9 @@ extension TCPConnection {
 
     /// Copies `bytes` into the connection's send queue and sends them, with no
     /// completion to allocate: the zero-allocation path for handlers. Loop
-    /// thread only. A failure is reported to the handler's
+    /// thread only. Bytes a handler is being handed (or part of them) may be
+    /// sent straight from their receive buffer instead, when nothing else is
+    /// queued: the caller sees no difference (see `TCPConnection+Lending.swift`). A failure is reported to the handler's
     /// `connection(_:didFailWith:)`; watch `isWritable` to bound the queue.
     public func write(copying bytes: UnsafeRawBufferPointer) {
         eventLoop.preconditionInEventLoop()
@@ -134,6 +136,7 @@ extension TCPConnection {
             reportFailure(error)
             return
         }
+        if deliveredBuffer != nil, sendFromDeliveredBuffer(base, count: bytes.count) { return }
         let offset = staging.append(base, count: bytes.count, sendInFlight: sendID != nil)
         outbound.enqueueStaged(offset: offset, count: bytes.count)
         updateWritability()
@@ -307,6 +310,8 @@ extension TCPConnection {
             return base + entry.start
         case .staged:
             return staging.pointer(at: entry.start)
+        case let .lent(base):
+            return base + entry.start
         case .shutdown:
             return nil
         }
@@ -359,6 +364,7 @@ extension TCPConnection {
         case let .failed(error):
             breakOutput(error)
         }
+        if lentToSend != nil { returnLentBuffer() }
         afterSend()
     }
 

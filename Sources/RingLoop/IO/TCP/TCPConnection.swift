@@ -138,6 +138,10 @@ public final class TCPConnection: @unchecked Sendable {
     @exclusivity(unchecked) var receiveCancelRequested = false
     /// The async reader's receives complete through it (see `ReceiveRelay`).
     var relay: ReceiveRelay?
+    /// The receive buffer whose bytes (`deliveredBytes`) the handler is being
+    /// handed, while `write(copying:)` may still lend it to a send.
+    @exclusivity(unchecked) var deliveredBuffer: UInt16?
+    @exclusivity(unchecked) var deliveredBytes = UnsafeRawBufferPointer(start: nil, count: 0)
 
     // MARK: Write side
     /// Who learns a write's outcome.
@@ -153,6 +157,9 @@ public final class TCPConnection: @unchecked Sendable {
     /// msghdr + iovecs for vectored sends, allocated on first use.
     lazy var vector = MessageVector(capacity: TCPConnection.maxIOVecs)
     @exclusivity(unchecked) var sendID: OperationID?
+    /// The receive buffer the in-flight send reads from; given back when
+    /// that send completes (see `TCPConnection+Lending.swift`).
+    @exclusivity(unchecked) var lentToSend: UInt16?
     @exclusivity(unchecked) var sendCancelRequested = false
     /// A send completion is being handled: a write it triggers does not start
     /// a send of its own (the completion starts the next one).

@@ -35,6 +35,35 @@ struct OutboundQueueTests {
         check(q.isEmpty && q.queuedBytes == 0)
     }
 
+    @Test func aLentEntryThatIsPartlySentIsRestagedAheadOfLaterStagedBytes() {
+        var q = queue(high: 1000, low: 10)
+        let lent = [UInt8](repeating: 1, count: 10)
+        lent.withUnsafeBytes { q.enqueueLent($0.baseAddress!, count: 10) }
+        q.sendStarted(covering: 1)
+        // Staged while the lent send is in flight, queued behind it.
+        q.enqueueStaged(offset: 0, count: 5)
+        check(q.queuedBytes == 15 && q.stagedEntries == 1)
+        var outcomes: [Queue.Outcome] = []
+        check(!q.sendCompleted(sent: 4, into: &outcomes) && outcomes.isEmpty)
+        check(q.entries.first?.start == 4 && q.entries.first?.count == 6)
+        // The owner copied the 6 unsent bytes in front of the staged ones.
+        q.stagedBytesMoved(by: -6)
+        q.restageHead(at: 0)
+        check(q.stagedEntries == 2 && q.holdsOnlyStaged)
+        check(q.entries.map(\.start) == [0, 6] && q.firstStagedOffset == 0)
+        check(q.queuedBytes == 11)
+        q.sendStarted(covering: 2)
+        check(!q.sendCompleted(sent: 11, into: &outcomes) && q.isEmpty && outcomes.isEmpty)
+    }
+
+    @Test func aLentEntryLostToABrokenOutputIsReportedAsUntracked() {
+        var q = queue()
+        let lent = [UInt8](repeating: 1, count: 10)
+        lent.withUnsafeBytes { q.enqueueLent($0.baseAddress!, count: 10) }
+        let broken = q.fail(RingLoopError.closed(operation: "write"))
+        check(broken.outcomes.isEmpty && broken.untracked && q.isEmpty && q.queuedBytes == 0)
+    }
+
     @Test func aSendSpanningSeveralWritesCompletesThemInOrder() {
         var q = queue()
         for i in 1...3 { _ = q.enqueue(bytes(3), count: 3, completion: i) }

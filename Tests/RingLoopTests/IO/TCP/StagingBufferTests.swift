@@ -31,6 +31,45 @@ struct StagingBufferTests {
         check(staging.retiredCount == 0, "no send in flight: the old buffer is freed at once")
     }
 
+    private func prepend(_ staging: inout StagingBuffer, _ bytes: [UInt8], firstLive: Int) -> (offset: Int, moved: Int) {
+        bytes.withUnsafeBytes { staging.prepend($0.baseAddress!, count: $0.count, firstLive: firstLive) }
+    }
+
+    @Test func prependedBytesGoIntoTheSentSpaceBeforeTheLiveOnesWhenItIsLargeEnough() {
+        var staging = StagingBuffer(limit: 64 * 1024)
+        _ = append(&staging, Array(0..<10))
+        // Bytes 0..<6 were sent; 6..<10 are live.
+        let placed = prepend(&staging, [100, 101, 102], firstLive: 6)
+        check(placed.offset == 3 && placed.moved == 0)
+        check(read(staging, at: 3, count: 7) == [100, 101, 102, 6, 7, 8, 9])
+        check(staging.used == 10)
+    }
+
+    @Test func prependingMovesTheLiveBytesUpWhenTheSentSpaceIsTooSmall() {
+        var staging = StagingBuffer(limit: 64 * 1024)
+        _ = append(&staging, Array(0..<10))
+        let placed = prepend(&staging, [100, 101, 102, 103], firstLive: 2)
+        check(placed.offset == 0 && placed.moved == 2, "the live bytes moved from 2 to 4")
+        check(read(staging, at: 0, count: 12) == [100, 101, 102, 103] + Array(2..<10))
+        check(staging.used == 12)
+        // Growing on the way: every byte keeps its order.
+        let big = [UInt8](repeating: 9, count: 10_000)
+        let second = prepend(&staging, big, firstLive: 0)
+        check(second.offset == 0 && second.moved == 10_000)
+        check(read(staging, at: 10_000, count: 12) == [100, 101, 102, 103] + Array(2..<10))
+        check(staging.used == 10_012)
+    }
+
+    @Test func prependingWithNothingLiveAppendsWhereTheBufferIsUsedUpTo() {
+        var staging = StagingBuffer(limit: 64 * 1024)
+        let empty = prepend(&staging, [1, 2], firstLive: 0)
+        check(empty.offset == 0 && empty.moved == 0 && staging.used == 2)
+        _ = append(&staging, Array(repeating: 5, count: 6))
+        // Everything sent (firstLive == used): the new bytes end where the buffer is used up to.
+        let placed = prepend(&staging, [7, 7, 7], firstLive: staging.used)
+        check(placed.offset == 5 && placed.moved == 0 && staging.used == 8)
+    }
+
     @Test func compactionMovesLiveBytesOnlyWhenItFreesAtLeastAsMuch() {
         var staging = StagingBuffer(limit: 64 * 1024)
         _ = append(&staging, Array(0..<10))
