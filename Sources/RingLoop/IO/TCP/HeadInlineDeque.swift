@@ -12,14 +12,24 @@ struct HeadInlineDeque<Element>: RandomAccessCollection {
     private var head: Element?
     private var rest: Deque<Element> = []
     private var restCount = 0
+    /// `head != nil`, kept apart: comparing the optional element with nil
+    /// copies and destroys it (value-witness calls) on every size check.
+    private var hasHead = false
 
     init() {}
 
     var startIndex: Int { 0 }
-    var endIndex: Int { head == nil ? 0 : 1 + restCount }
+    var endIndex: Int { hasHead ? 1 + restCount : 0 }
     var count: Int { endIndex }
-    var isEmpty: Bool { head == nil }
+    var isEmpty: Bool { !hasHead }
     var first: Element? { head }
+
+    /// Runs `body` on the first element in place (the queue is not empty):
+    /// reading a field through `first` copies the whole element.
+    @inline(__always)
+    mutating func withFirst<R>(_ body: (inout Element) -> R) -> R {
+        body(&head!)
+    }
 
     subscript(position: Int) -> Element {
         get {
@@ -37,8 +47,9 @@ struct HeadInlineDeque<Element>: RandomAccessCollection {
     }
 
     mutating func append(_ element: Element) {
-        if head == nil {
+        if !hasHead {
             head = element
+            hasHead = true
         } else {
             rest.append(element)
             restCount += 1
@@ -46,20 +57,21 @@ struct HeadInlineDeque<Element>: RandomAccessCollection {
     }
 
     mutating func prepend(_ element: Element) {
-        if let current = head {
+        if let current = head.take() {
             rest.prepend(current)
             restCount += 1
         }
         head = element
+        hasHead = true
     }
 
     mutating func popFirst() -> Element? {
-        guard let current = head else { return nil }
+        guard hasHead, let current = head.take() else { return nil }
         if restCount > 0 {
             head = rest.removeFirst()
             restCount -= 1
         } else {
-            head = nil
+            hasHead = false
         }
         return current
     }

@@ -18,20 +18,9 @@
 /// `PartialWriteError` (and breaks the output) if it took part of it, and
 /// with `CancellationError` if it took none.
 struct OutboundQueue<Completion> {
-    /// What an entry sends.
-    enum Payload {
-        /// Caller's bytes, kept alive (unmutated) by the entry.
-        case bytes([UInt8])
-        /// Bytes in the owner's staging buffer, starting at the entry's `start`.
-        case staged
-        /// Bytes in a buffer the owner lent to one send (a receive buffer,
-        /// echoed without a copy), from `base + start`; only ever the sole
-        /// entry when queued, and restaged (`restageHead`) if that send
-        /// leaves some unsent.
-        case lent(UnsafeRawPointer)
-        /// A half-close (`shutdown(SHUT_WR)`) once everything before it is sent.
-        case shutdown
-    }
+    /// What an entry sends (declared outside the generic type, so that
+    /// matching on it needs no generic value-witness calls).
+    typealias Payload = OutboundPayload
 
     struct Entry {
         var payload: Payload
@@ -212,12 +201,18 @@ struct OutboundQueue<Completion> {
     mutating func sendCompleted(sent: Int, into outcomes: inout [Outcome]) -> Bool {
         sendCoverage = nil
         var left = sent
-        while left > 0, let head = entries.first {
-            if case .shutdown = head.payload { break }
-            if left >= head.count {
-                left -= head.count
-                queuedBytes -= head.count
-                entries.removeFirst()
+        // The head is read in place and moved out once sent: copying an
+        // entry costs value-witness calls.
+        while left > 0, !entries.isEmpty {
+            let count = entries.withFirst { head -> Int in
+                if case .shutdown = head.payload { return -1 }
+                return head.count
+            }
+            if count < 0 { break }
+            if left >= count {
+                left -= count
+                queuedBytes -= count
+                let head = entries.removeFirst()
                 if entries.isEmpty { tailIsStaged = false }
                 if case .staged = head.payload { stagedEntries -= 1 }
                 if head.last, let completion = head.completion {
@@ -396,4 +391,19 @@ struct OutboundQueue<Completion> {
             if case .staged = entries[index].payload { entries[index].start -= distance }
         }
     }
+}
+
+/// What an `OutboundQueue` entry sends.
+enum OutboundPayload {
+    /// Caller's bytes, kept alive (unmutated) by the entry.
+    case bytes([UInt8])
+    /// Bytes in the owner's staging buffer, starting at the entry's `start`.
+    case staged
+    /// Bytes in a buffer the owner lent to one send (a receive buffer,
+    /// echoed without a copy), from `base + start`; only ever the sole
+    /// entry when queued, and restaged (`restageHead`) if that send
+    /// leaves some unsent.
+    case lent(UnsafeRawPointer)
+    /// A half-close (`shutdown(SHUT_WR)`) once everything before it is sent.
+    case shutdown
 }

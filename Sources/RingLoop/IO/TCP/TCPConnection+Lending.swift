@@ -18,9 +18,9 @@ extension TCPConnection {
     /// if the caller must copy them instead.
     @inline(__always)
     func sendFromDeliveredBuffer(_ base: UnsafeRawPointer, count: Int) -> Bool {
+        // `deliveredBuffer` is set only while the ring has buffers to spare.
         guard let id = deliveredBuffer, sendID == nil, !inSendCompletion, lifecycle == .open, outbound.isEmpty,
-              let start = deliveredBytes.baseAddress, base >= start, base + count <= start + deliveredBytes.count,
-              let buffers, buffers.hasSpare
+              let start = deliveredBytes.baseAddress, base >= start, base + count <= start + deliveredBytes.count
         else { return false }
         deliveredBuffer = nil
         lentToSend = id
@@ -39,7 +39,7 @@ extension TCPConnection {
     func returnLentBuffer() {
         guard let id = lentToSend else { return }
         lentToSend = nil
-        if let head = outbound.entries.first, case let .lent(base) = head.payload {
+        if !outbound.isEmpty, let head = outbound.entries.first, case let .lent(base) = head.payload {
             let firstLive = outbound.firstStagedOffset ?? staging.used
             let (offset, moved) = staging.prepend(base + head.start, count: head.count, firstLive: firstLive)
             if moved > 0 { outbound.stagedBytesMoved(by: -moved) }

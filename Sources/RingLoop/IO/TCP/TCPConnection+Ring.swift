@@ -123,12 +123,18 @@ extension TCPConnection {
         let bufferID = buffers?.take(completion.bufferID)
         if let count = completion.value, count > 0, let bufferID, let buffers {
             let bytes = buffers.bytes(bufferID, count: Int(count))
-            deliveredBuffer = bufferID
-            deliveredBytes = bytes
-            received(bytes)
-            // Still set unless a send borrowed the buffer (it gives it back).
-            if deliveredBuffer != nil {
-                deliveredBuffer = nil
+            // A send may borrow the buffer only while plenty are left.
+            if buffers.hasSpare {
+                deliveredBuffer = bufferID
+                deliveredBytes = bytes
+                received(bytes)
+                // Still set unless a send borrowed the buffer (it gives it back).
+                if deliveredBuffer != nil {
+                    deliveredBuffer = nil
+                    buffers.recycle(bufferID)
+                }
+            } else {
+                received(bytes)
                 buffers.recycle(bufferID)
             }
         } else {

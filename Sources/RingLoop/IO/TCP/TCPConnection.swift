@@ -139,7 +139,8 @@ public final class TCPConnection: @unchecked Sendable {
     /// The async reader's receives complete through it (see `ReceiveRelay`).
     var relay: ReceiveRelay?
     /// The receive buffer whose bytes (`deliveredBytes`) the handler is being
-    /// handed, while `write(copying:)` may still lend it to a send.
+    /// handed, while `write(copying:)` may still lend it to a send (only
+    /// while the ring has buffers to spare; nil otherwise).
     @exclusivity(unchecked) var deliveredBuffer: UInt16?
     @exclusivity(unchecked) var deliveredBytes = UnsafeRawBufferPointer(start: nil, count: 0)
 

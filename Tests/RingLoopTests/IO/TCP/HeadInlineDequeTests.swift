@@ -22,6 +22,23 @@ struct HeadInlineDequeTests {
         check(queue.isEmpty && queue.count == 0)
     }
 
+    @Test func withFirstReadsAndChangesTheHeadInPlaceAndSizeChecksFollowEveryChange() {
+        var queue = HeadInlineDeque<[Int]>()
+        queue.append([1])
+        queue.append([2])
+        check(queue.withFirst { $0.count } == 1)
+        queue.withFirst { $0.append(10) }
+        check(queue.first == [1, 10] && queue.count == 2)
+        queue.prepend([0])
+        check(queue.count == 3 && queue.first == [0])
+        check(queue.removeFirst() == [0] && queue.removeFirst() == [1, 10])
+        check(queue.count == 1 && !queue.isEmpty)
+        check(queue.popFirst() == [2])
+        check(queue.isEmpty && queue.count == 0 && queue.first == nil)
+        queue.prepend([5])
+        check(queue.count == 1 && queue.first == [5])
+    }
+
     @Test func behavesLikeAnArrayUnderRandomOperations() {
         var generator = SeededGenerator(seed: 0x5EED_D0E5)
         var queue = HeadInlineDeque<Int>()
