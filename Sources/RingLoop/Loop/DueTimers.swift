@@ -31,6 +31,10 @@ struct DueTimers {
     /// nothing, kept between ticks (up to `keptSpare`, or four runs' worth).
     private var spare = ContiguousArray<Entry>()
     static let keptSpare = 4096
+    /// The radix sort's counters, allocated once: per sort they would be a
+    /// 2 KiB malloc (too big for the stack), the kind that consolidates
+    /// glibc's fast bins.
+    private var digits = ContiguousArray<Int>(repeating: 0, count: 256)
 
     private var runIsEmpty: Bool { runHead == run.count }
 
@@ -64,7 +68,9 @@ struct DueTimers {
             spare.append(contentsOf: repeatElement(entries[0], count: entries.count - spare.count))
         }
         spare.withUnsafeMutableBufferPointer { spare in
-            entries.withUnsafeMutableBufferPointer { $0.sortTickInFiringOrder(spare: spare) }
+            digits.withUnsafeMutableBufferPointer { digits in
+                entries.withUnsafeMutableBufferPointer { $0.sortTickInFiringOrder(spare: spare, digits: digits) }
+            }
         }
         if spare.count > max(Self.keptSpare, 4 * entries.count) { spare = [] }
         swap(&run, &entries)

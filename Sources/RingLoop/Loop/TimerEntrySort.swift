@@ -1,24 +1,27 @@
 extension UnsafeMutableBufferPointer where Element == TimerHeap.Entry {
     /// Sorts the entries of one wheel tick into firing order: a stable
     /// radix sort on the deadline's bits below the tick (two passes of a
-    /// byte, through `spare`, which must hold as many entries), checked,
-    /// and finished by `sortInFiringOrder()` only if the check fails.
+    /// byte, through `spare`, which must hold as many entries, counting in
+    /// `digits`, which must hold 256), checked, and finished by
+    /// `sortInFiringOrder()` only if the check fails.
     ///
     /// A slot's entries arrive in scheduling order (a slot is empty when a
     /// cascade fills it, and later inserts have later sequences), so a
     /// stable sort by deadline is the firing order, at four sequential
     /// passes instead of a comparison sort's dozen mispredicted levels. The
     /// check makes that an optimisation, not an assumption.
-    func sortTickInFiringOrder(spare: UnsafeMutableBufferPointer<TimerHeap.Entry>) {
-        precondition(spare.count >= count)
+    func sortTickInFiringOrder(
+        spare: UnsafeMutableBufferPointer<TimerHeap.Entry>, digits: UnsafeMutableBufferPointer<Int>
+    ) {
+        precondition(spare.count >= count && digits.count >= 256)
         guard count > 32, let base = baseAddress, let spareBase = spare.baseAddress,
               Self.tickBitsAreOneTick(self) else {
             sortInFiringOrder()
             return
         }
         // Two byte-wide passes: the result ends up back in `self`.
-        Self.scatterByByte(from: base, to: spareBase, count: count, shift: 0)
-        Self.scatterByByte(from: spareBase, to: base, count: count, shift: 8)
+        Self.scatterByByte(from: base, to: spareBase, count: count, shift: 0, offsets: digits)
+        Self.scatterByByte(from: spareBase, to: base, count: count, shift: 8, offsets: digits)
         for index in 1..<count where !base[index - 1].precedes(base[index]) {
             sortInFiringOrder()
             return
@@ -37,27 +40,23 @@ extension UnsafeMutableBufferPointer where Element == TimerHeap.Entry {
     private static func scatterByByte(
         from source: UnsafeMutablePointer<TimerHeap.Entry>,
         to target: UnsafeMutablePointer<TimerHeap.Entry>,
-        count: Int, shift: UInt64
+        count: Int, shift: UInt64, offsets: UnsafeMutableBufferPointer<Int>
     ) {
-        // On the stack: a heap allocation of 2 KiB here is a malloc that
-        // consolidates glibc's fast bins, the cost this sort is avoiding.
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 256) { offsets in
-            offsets.initialize(repeating: 0)
-            for index in 0..<count {
-                offsets[Int(truncatingIfNeeded: source[index].deadline >> shift) & 0xFF] += 1
-            }
-            var total = 0
-            for digit in 0..<256 {
-                let digitCount = offsets[digit]
-                offsets[digit] = total
-                total += digitCount
-            }
-            for index in 0..<count {
-                let entry = source[index]
-                let digit = Int(truncatingIfNeeded: entry.deadline >> shift) & 0xFF
-                (target + offsets[digit]).initialize(to: entry)
-                offsets[digit] += 1
-            }
+        for digit in 0..<256 { offsets[digit] = 0 }
+        for index in 0..<count {
+            offsets[Int(truncatingIfNeeded: source[index].deadline >> shift) & 0xFF] += 1
+        }
+        var total = 0
+        for digit in 0..<256 {
+            let digitCount = offsets[digit]
+            offsets[digit] = total
+            total += digitCount
+        }
+        for index in 0..<count {
+            let entry = source[index]
+            let digit = Int(truncatingIfNeeded: entry.deadline >> shift) & 0xFF
+            (target + offsets[digit]).initialize(to: entry)
+            offsets[digit] += 1
         }
     }
 

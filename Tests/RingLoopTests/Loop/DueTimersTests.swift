@@ -73,8 +73,11 @@ struct DueTimersTests {
         for shape in shapes {
             var sorted = Self.entries(shape)
             var spare = ContiguousArray(repeatElement(sorted[0], count: count + 3))
+            var digits = ContiguousArray(repeating: -1, count: 256)
             spare.withUnsafeMutableBufferPointer { spare in
-                sorted.withUnsafeMutableBufferPointer { $0.sortTickInFiringOrder(spare: spare) }
+                digits.withUnsafeMutableBufferPointer { digits in
+                    sorted.withUnsafeMutableBufferPointer { $0.sortTickInFiringOrder(spare: spare, digits: digits) }
+                }
             }
             let expected = shape.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map { [$0.0, $0.1] }
             #expect(Self.keys(sorted) == expected)
