@@ -5,12 +5,13 @@ import Synchronization
 ///
 /// Most scheduled work is fire-and-forget: nobody reads the future. Making
 /// it up front cost a second allocation per timer and a full future
-/// completion per firing. Instead `state` holds one of three things:
-/// `0` (pending, no future yet), `1` (completed, outcome kept in `kept`, no
-/// future yet), or a retained `Future<T>` pointer. The loop moves 0 → 1 when
-/// it completes the work; anyone moves 0 → future (the loop then completes
-/// it) or 1 → an already completed future. Every caller of `future` gets the
-/// same instance.
+/// completion per firing. Instead `state` holds one of these: `0` (pending,
+/// no future yet), `1` (completed, outcome kept in `kept`, no future yet),
+/// `2` (cancelled) or `3` (failed by shutdown), both with no future yet and
+/// nothing to keep, or a retained `Future<T>` pointer. The loop moves 0 → 1,
+/// 2 or 3 when it completes the work; anyone moves 0 → future (the loop then
+/// completes it) or 1, 2, 3 → an already completed future. Every caller of
+/// `future` gets the same instance.
 // Safe to share: `body` and the node's flags are touched only on the owning
 // loop's thread (other threads hop there for `install` and `cancel`);
 // `kept` is written once on that thread before `state` is released to 1,
@@ -34,6 +35,10 @@ import Synchronization
 
     private static var pending: UInt { 0 }
     private static var completed: UInt { 1 }
+    private static var cancelled: UInt { 2 }
+    private static var shutDown: UInt { 3 }
+    /// Every state above this one is a future's address.
+    private static var lastOutcome: UInt { 3 }
 
     @usableFromInline
     init(deadline: Deadline, loop: EventLoop, body: @escaping @Sendable () throws -> T) {
@@ -44,7 +49,7 @@ import Synchronization
 
     deinit {
         let raw = state.load(ordering: .acquiring)
-        if raw > Self.completed { Self.futureFrom(raw).release() }
+        if raw > Self.lastOutcome { Self.futureFrom(raw).release() }
     }
 
     /// Loop thread: into the wheel, or failed at once if the loop is closing.
@@ -61,7 +66,7 @@ import Synchronization
         let body = self.body
         self.body = nil
         guard fired, let body else {
-            fail(RingLoopError.shutDown)
+            fail(RingLoopError.shutDown, ending: Self.shutDown)
             return
         }
         if firesUnobserved && state.load(ordering: .acquiring) == Self.pending {
@@ -89,24 +94,26 @@ import Synchronization
     @usableFromInline
     func cancelOnLoop() {
         if loop.cancelTimer(self) {
-            fail(CancellationError())
+            fail(CancellationError(), ending: Self.cancelled)
         }
     }
 
-    /// Loop thread, once: fails the future, or keeps the error for one made later.
-    private func fail(_ error: any Error) {
-        if markCompleted(keeping: nil, error) { return }
+    /// Loop thread, once: fails the future, or keeps the error for one made
+    /// later (`ending` says how: `completed` keeps `error` in a box,
+    /// `cancelled` and `shutDown` need none).
+    private func fail(_ error: any Error, ending: UInt = ScheduledTimer.completed) {
+        if markCompleted(keeping: nil, error, ending: ending) { return }
         future(ofState: state.load(ordering: .acquiring))._setResult(.failure(error))
     }
 
     /// Loop thread, once: when no future exists yet, keeps the outcome and
-    /// moves `state` to completed (true); false when a future exists (the
+    /// moves `state` to `ending` (true); false when a future exists (the
     /// caller completes it).
-    private func markCompleted(keeping value: Any?, _ error: (any Error)?) -> Bool {
+    private func markCompleted(keeping value: Any?, _ error: (any Error)?, ending: UInt = ScheduledTimer.completed) -> Bool {
         guard state.load(ordering: .acquiring) == Self.pending else { return false }
-        kept = KeptOutcome(value: value, failure: error)
+        if ending == Self.completed { kept = KeptOutcome(value: value, failure: error) }
         let (exchanged, _) = state.compareExchange(
-            expected: Self.pending, desired: Self.completed,
+            expected: Self.pending, desired: ending,
             successOrdering: .releasing, failureOrdering: .acquiring)
         if !exchanged { kept = nil }
         return exchanged
@@ -121,9 +128,9 @@ import Synchronization
     var future: Future<T> {
         var raw = state.load(ordering: .acquiring)
         while true {
-            if raw > Self.completed { return Self.futureFrom(raw).takeUnretainedValue() }
+            if raw > Self.lastOutcome { return Self.futureFrom(raw).takeUnretainedValue() }
             // The kept outcome is final once `state` is completed (acquired above).
-            let made = raw == Self.pending ? Future<T>(eventLoop: loop) : Future<T>(eventLoop: loop, result: keptOutcome())
+            let made = raw == Self.pending ? Future<T>(eventLoop: loop) : Future<T>(eventLoop: loop, result: outcome(ofState: raw))
             let bits = UInt(bitPattern: Unmanaged.passRetained(made).toOpaque())
             let (exchanged, current) = state.compareExchange(
                 expected: raw, desired: bits,
@@ -135,10 +142,12 @@ import Synchronization
     }
 
     /// Whether a future has been made (tests: fire-and-forget work makes none).
-    var hasFuture: Bool { state.load(ordering: .acquiring) > Self.completed }
+    var hasFuture: Bool { state.load(ordering: .acquiring) > Self.lastOutcome }
 
-    /// The outcome kept by `markCompleted`; only once `state` is completed.
-    private func keptOutcome() -> Result<T, any Error> {
+    /// The outcome a finished `state` (1, 2 or 3) stands for.
+    private func outcome(ofState raw: UInt) -> Result<T, any Error> {
+        if raw == Self.cancelled { return .failure(CancellationError()) }
+        if raw == Self.shutDown { return .failure(RingLoopError.shutDown) }
         // `markCompleted` always keeps a box before moving `state` to completed.
         guard let kept else { preconditionFailure("a completed timer keeps its outcome") }
         if let failure = kept.failure { return .failure(failure) }
