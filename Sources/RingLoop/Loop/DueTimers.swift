@@ -125,6 +125,18 @@ struct DueTimers {
         return live
     }
 
+    /// Capacity of the buffers held, in entries (tests).
+    var bufferCapacity: Int { heap.bufferCapacity + run.capacity + spare.capacity }
+
+    /// Frees the buffers; only when no entry is left.
+    mutating func releaseBuffers() {
+        precondition(top == nil, "buffers released with entries in them")
+        heap.releaseBuffer()
+        run = []
+        runHead = 0
+        spare = []
+    }
+
     /// Prefetches the first 64 bytes of the entry's node (two cache lines at
     /// most, nodes being 16-byte aligned): the header, `TimerNode`'s flags
     /// and the fields a subclass reads first when it fires.

@@ -52,6 +52,15 @@ struct TimerHeap {
 
     // MARK: Raw entries (for `TimerWheel`, which keeps its own cancel count)
 
+    /// Capacity of the entry buffer (tests).
+    var bufferCapacity: Int { entries.capacity }
+
+    /// Frees the entry buffer; only when empty.
+    mutating func releaseBuffer() {
+        precondition(entries.isEmpty, "buffer released with entries in it")
+        entries = []
+    }
+
     /// The earliest entry, dead or alive.
     var top: Entry? { entries.first }
 

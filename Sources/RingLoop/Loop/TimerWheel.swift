@@ -55,6 +55,11 @@ struct TimerWheel {
     /// Dead entries still in slots or `due`.
     private var cancelled = 0
     private var nextSequence: UInt64 = 0
+    /// Set once more than `burstEntries` timers were pending: when the wheel
+    /// next runs empty, it frees its buffers (`releaseBurstBuffers`), so a
+    /// burst of a million timers does not keep tens of MiB of slots.
+    private var hadBurst = false
+    static let burstEntries = 16_384
 
     /// A wheel whose clock starts at `now`.
     init(now: Deadline = .distantPast) {
@@ -77,6 +82,7 @@ struct TimerWheel {
         let entry = Entry(deadline: node.deadline.uptimeNanoseconds, sequence: nextSequence, node: .passRetained(node))
         nextSequence &+= 1
         entries += 1
+        if entries > Self.burstEntries { hadBurst = true }
         place(entry)
     }
 
@@ -127,7 +133,10 @@ struct TimerWheel {
                 node.isLive = false
                 return node
             }
-            guard advanceOneSlot(to: target) else { return nil }
+            guard advanceOneSlot(to: target) else {
+                if entries == 0 && hadBurst { releaseBurstBuffers() }
+                return nil
+            }
         }
     }
 
@@ -143,6 +152,19 @@ struct TimerWheel {
         entries = 0
         cancelled = 0
         return live
+    }
+
+    /// Capacity of every buffer the wheel holds, in entries (tests).
+    var bufferCapacity: Int {
+        slots.reduce(0) { $0 + $1.capacity } + scratch.capacity + due.bufferCapacity
+    }
+
+    /// With no timer left after a burst: every buffer goes back to malloc.
+    private mutating func releaseBurstBuffers() {
+        for index in slots.indices where slots[index].capacity > 0 { slots[index] = [] }
+        scratch = []
+        due.releaseBuffers()
+        hadBurst = false
     }
 
     // MARK: Wheel mechanics
