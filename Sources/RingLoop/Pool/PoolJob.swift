@@ -66,6 +66,7 @@ import Synchronization
 
     /// Whether cancellation was requested while the job was running; read by
     /// the job's own code through `ThreadPool.isCancelled`.
+    @usableFromInline
     final var isCancelled: Bool { cancelRequested.load(ordering: .relaxed) }
 
     final func requestCancellation() { cancelRequested.store(true, ordering: .relaxed) }
