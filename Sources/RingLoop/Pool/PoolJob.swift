@@ -51,12 +51,15 @@ import Synchronization
         case completeOnLoop
     }
 
+    // `@exclusivity(unchecked)` (links and state): touched only under the
+    // queue's lock, so no access can overlap another.
+
     /// Links of whichever `JobList` holds the job; the list owns `next`.
-    var next: PoolJob?
-    unowned(unsafe) var previous: PoolJob?
+    @exclusivity(unchecked) var next: PoolJob?
+    @exclusivity(unchecked) unowned(unsafe) var previous: PoolJob?
     /// Runs the work, fails it, or hands its stored outcome over (see `Action`).
     @usableFromInline let perform: @Sendable (PoolJob, Action) -> Void
-    var state = State.new
+    @exclusivity(unchecked) var state = State.new
     private let cancelRequested = Atomic<Bool>(false)
 
     @inlinable

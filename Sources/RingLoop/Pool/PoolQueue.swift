@@ -24,14 +24,16 @@ import Glibc
     /// Broadcast when the last worker stops and when the workers are joined.
     private let phaseChanged: UnsafeMutablePointer<pthread_cond_t>
 
-    private var queued = JobList()
-    private var waiting = JobList()
-    private var running = JobList()
+    // `@exclusivity(unchecked)` here: every access happens under `lock`, so
+    // none can overlap another, and the runtime checks would only cost.
+    @exclusivity(unchecked) private var queued = JobList()
+    @exclusivity(unchecked) private var waiting = JobList()
+    @exclusivity(unchecked) private var running = JobList()
     /// Workers asleep on `workAvailable`, and signals sent to them that no
     /// worker has woken up for yet: a signal is sent only when some sleeper
     /// is not already being woken.
-    private var idleWorkers = 0
-    private var pendingWakeups = 0
+    @exclusivity(unchecked) private var idleWorkers = 0
+    @exclusivity(unchecked) private var pendingWakeups = 0
     /// `queued.count`, readable without the lock by a worker spinning briefly
     /// before it sleeps.
     private let queuedCount = Atomic<Int>(0)

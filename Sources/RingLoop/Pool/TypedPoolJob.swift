@@ -28,10 +28,15 @@
         case none
     }
 
+    // `@exclusivity(unchecked)`, both: touched by one party at a time (see
+    // above), so no access can overlap another; the runtime checks would
+    // only cost.
+
     /// Dropped once the outcome is delivered, so a finished job keeps nothing
     /// of the caller alive.
-    @usableFromInline var body: (@Sendable () throws -> T)?
-    @usableFromInline var destination: Destination
+    @usableFromInline @exclusivity(unchecked) var body: (@Sendable () throws -> T)?
+    /// Where the outcome goes.
+    @usableFromInline @exclusivity(unchecked) var destination: Destination
     /// Name the submission in the loop's slow-callback reports.
     @usableFromInline let file: StaticString
     @usableFromInline let line: UInt32
