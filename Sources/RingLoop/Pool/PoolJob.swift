@@ -54,9 +54,10 @@ import Synchronization
     // `@exclusivity(unchecked)` (links and state): touched only under the
     // queue's lock, so no access can overlap another.
 
-    /// Links of whichever `JobList` holds the job; the list owns `next`.
-    @exclusivity(unchecked) var next: PoolJob?
-    @exclusivity(unchecked) unowned(unsafe) var previous: PoolJob?
+    /// Links of whichever `JobList` holds the job (unmanaged: the list keeps
+    /// its own reference to each of its jobs).
+    @exclusivity(unchecked) var next: Unmanaged<PoolJob>?
+    @exclusivity(unchecked) var previous: Unmanaged<PoolJob>?
     /// Runs the work, fails it, or hands its stored outcome over (see `Action`).
     @usableFromInline let perform: @Sendable (PoolJob, Action) -> Void
     @exclusivity(unchecked) var state = State.new

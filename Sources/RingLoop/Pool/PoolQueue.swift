@@ -53,7 +53,7 @@ import Glibc
     }
 
     deinit {
-        // Normally empty by now; unlink iteratively in any case.
+        // Normally empty by now; release the lists' references in any case.
         _ = queued.removeAll()
         _ = waiting.removeAll()
         _ = running.removeAll()
