@@ -41,11 +41,14 @@ let package = Package(
         ),
         // Linux calls of the epoll backend that Swift's Glibc does not import.
         .systemLibrary(name: "CEpoll", path: "Sources/CEpoll"),
+        // A cache prefetch hint (no Swift spelling) for the timer wheel.
+        .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
         .target(
             name: "RingLoop",
             dependencies: [
                 "CLiburing",
                 "CEpoll",
+                "CPrefetch",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),

@@ -36,4 +36,27 @@ extension EventLoop {
         preconditionInEventLoop()
         return timers.count
     }
+
+    /// Fires every timer due now (the loop's tick calls it).
+    func fireDueTimers() {
+        guard let first = timers.nextDeadline() else { return }
+        let now = Deadline.now()
+        guard first <= now else { return }
+        // Timers scheduled while firing wait for the next tick, even if due:
+        // a timer that reschedules itself at "now" cannot starve the loop.
+        let horizon = timers.sequenceHorizon
+        while var top = timers.popDue(now: now, horizon: horizon) {
+            // Asked before the assignment: evaluating `top.…` first holds a
+            // second reference.
+            let unobserved = isKnownUniquelyReferenced(&top)
+            top.firesUnobserved = unobserved
+            if let slowCallbacks {
+                let start = Deadline.now()
+                top.fire(true)
+                if slowCallbacks.report("timer", since: start) { counters.slowCallbacks &+= 1 }
+            } else {
+                top.fire(true)
+            }
+        }
+    }
 }

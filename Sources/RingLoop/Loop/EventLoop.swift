@@ -60,7 +60,7 @@ public final class EventLoop: @unchecked Sendable {
     /// The cross-thread wakeup; its sleeping handshake is guarded by `lock`.
     let wakeup: LoopWakeup
     /// Times callbacks when `slowCallbackThreshold` is set.
-    private let slowCallbacks: SlowCallbackMonitor?
+    let slowCallbacks: SlowCallbackMonitor?
 
     // MARK: cross-thread state (guarded by `lock`)
     let lock = Lock()
@@ -334,24 +334,6 @@ public final class EventLoop: @unchecked Sendable {
             what = "completion handed over at \(file):\(line)"
         }
         if slowCallbacks.report(what, since: start) { counters.slowCallbacks &+= 1 }
-    }
-
-    private func fireDueTimers() {
-        guard let first = timers.nextDeadline() else { return }
-        let now = Deadline.now()
-        guard first <= now else { return }
-        // Timers scheduled while firing wait for the next tick, even if due:
-        // a timer that reschedules itself at "now" cannot starve the loop.
-        let horizon = timers.sequenceHorizon
-        while let top = timers.popDue(now: now, horizon: horizon) {
-            if let slowCallbacks {
-                let start = Deadline.now()
-                top.fire(true)
-                if slowCallbacks.report("timer", since: start) { counters.slowCallbacks &+= 1 }
-            } else {
-                top.fire(true)
-            }
-        }
     }
 
     private func reap() {

@@ -7,6 +7,9 @@ class TimerNode {
     @usableFromInline var isLive = true
     /// Whether the node sits in a heap or wheel (it can be cancelled before it gets there).
     var inHeap = false
+    /// Set by the loop just before `fire(true)` when it holds the only
+    /// reference to the node: nobody can ask for what firing produced.
+    @usableFromInline var firesUnobserved = false
 
     @usableFromInline
     init(deadline: Deadline) { self.deadline = deadline }

@@ -1,4 +1,4 @@
-/// A loop's timers: a hierarchical timing wheel in front of a small heap.
+/// A loop's timers: a hierarchical timing wheel in front of a due list.
 ///
 /// Time is cut into ticks of 2^16 ns (about 66 µs). The wheel has eight levels
 /// of 64 slots; a slot of level L spans 64^L ticks, so the eight levels cover
@@ -9,11 +9,12 @@
 /// timers drop to a lower level (a cascade; at most once per level) or, once
 /// their tick has come, into `due`.
 ///
-/// `due` is a binary heap ordered by (deadline, scheduling sequence) holding
-/// only timers whose tick has come, about a tick's worth, so firing stays
-/// exact to the nanosecond and in scheduling order among equal deadlines
-/// while the heap stays small. Every timer in `due` precedes every timer in
-/// the wheel: its tick is at most `elapsed`, theirs are greater.
+/// `due` (`DueTimers`) holds only timers whose tick has come, about a tick's
+/// worth, ordered by (deadline, scheduling sequence), so firing stays exact
+/// to the nanosecond and in scheduling order among equal deadlines: a
+/// drained level-0 slot is sorted once into a run, and timers already due
+/// when inserted go into a small heap. Every timer in `due` precedes every
+/// timer in the wheel: its tick is at most `elapsed`, theirs are greater.
 ///
 /// Slots are arrays of entries holding the sort keys inline, not lists
 /// threaded through the nodes: a cascade moves keys without touching a node
@@ -44,9 +45,11 @@ struct TimerWheel {
     /// The wheel's current tick: timers in slots have later ticks, those in
     /// `due` earlier or equal ones.
     private var elapsed: UInt64
-    private var due = TimerHeap()
+    private var due = DueTimers()
     /// A drained slot's entries, while they are re-placed.
     private var scratch = ContiguousArray<Entry>()
+    /// Per slot, entries about to arrive in a cascade (zero between cascades).
+    private var arriving: ContiguousArray<UInt32>
     /// Entries in slots and `due`, dead ones included.
     private var entries = 0
     /// Dead entries still in slots or `due`.
@@ -57,6 +60,7 @@ struct TimerWheel {
     init(now: Deadline = .distantPast) {
         slots = ContiguousArray(repeating: [], count: Self.levels * Self.slotsPerLevel)
         occupied = ContiguousArray(repeating: 0, count: Self.levels)
+        arriving = ContiguousArray(repeating: 0, count: Self.levels * Self.slotsPerLevel)
         elapsed = now.uptimeNanoseconds >> Self.tickShift
     }
 
@@ -168,7 +172,13 @@ struct TimerWheel {
         let index = level * Self.slotsPerLevel + slot
         occupied[level] &= ~(1 << UInt64(slot))
         swap(&scratch, &slots[index])
-        for entry in scratch { place(entry) }
+        if level == 0 {
+            // Every entry's tick is `start`, now `elapsed`: all are due.
+            due.adopt(&scratch)
+        } else {
+            reserveDestinations(of: scratch)
+            for entry in scratch { place(entry) }
+        }
         if scratch.capacity > max(Self.keptCapacity, entries) {
             scratch = []
         } else {
@@ -179,17 +189,38 @@ struct TimerWheel {
 
     /// Puts an entry in `due` or a slot.
     private mutating func place(_ entry: Entry) {
-        let tick = entry.deadline >> Self.tickShift
-        guard tick > elapsed else {
+        guard let index = slotIndex(ofDeadline: entry.deadline) else {
             due.push(entry)
             return
         }
+        slots[index].append(entry)
+        occupied[index >> Self.slotBits] |= 1 << UInt64(index & (Self.slotsPerLevel - 1))
+    }
+
+    /// The slot for a deadline, or nil when its tick has come.
+    @inline(__always)
+    private func slotIndex(ofDeadline deadline: UInt64) -> Int? {
+        let tick = deadline >> Self.tickShift
+        guard tick > elapsed else { return nil }
         // The highest 6-bit digit in which the tick differs from `elapsed`.
         let significant = 63 - ((elapsed ^ tick) | 63).leadingZeroBitCount
         let level = significant / Self.slotBits
         let slot = Int(truncatingIfNeeded: tick >> UInt64(level * Self.slotBits)) & (Self.slotsPerLevel - 1)
-        slots[level * Self.slotsPerLevel + slot].append(entry)
-        occupied[level] |= 1 << UInt64(slot)
+        return level * Self.slotsPerLevel + slot
+    }
+
+    /// Grows every slot a cascade of `entries` will fill to its final size at
+    /// once. Appending one by one grew each slot through every power of two,
+    /// copying it each time; and each growth past 1 KiB made glibc consolidate
+    /// its fast bins, full of the timer nodes just fired.
+    private mutating func reserveDestinations(of entries: ContiguousArray<Entry>) {
+        for entry in entries {
+            if let index = slotIndex(ofDeadline: entry.deadline) { arriving[index] &+= 1 }
+        }
+        for index in arriving.indices where arriving[index] != 0 {
+            slots[index].reserveCapacity(slots[index].count + Int(arriving[index]))
+            arriving[index] = 0
+        }
     }
 
     private mutating func dropCancelledTop() {
@@ -204,8 +235,8 @@ struct TimerWheel {
 
     /// Drops every dead entry.
     private mutating func sweep() {
-        var removed = due.removeCancelled()
         var dead: [Unmanaged<TimerNode>] = []
+        let removedFromHeap = due.removeDead(into: &dead) - dead.count
         for index in slots.indices where !slots[index].isEmpty {
             slots[index].removeAll { entry in
                 let isDead = entry.node._withUnsafeGuaranteedRef { !$0.isLive }
@@ -221,7 +252,7 @@ struct TimerWheel {
             node._withUnsafeGuaranteedRef { $0.inHeap = false }
             node.release()
         }
-        removed += dead.count
+        let removed = removedFromHeap + dead.count
         entries -= removed
         cancelled -= removed
     }

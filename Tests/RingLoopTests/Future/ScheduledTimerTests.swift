@@ -53,4 +53,46 @@ struct ScheduledTimerTests {
             #expect(works.allSatisfy { $0.timer.hasFuture })
         }
     }
+
+    @Test func aFutureTakenBeforeTheHandleWasDroppedStillGetsTheValue() async throws {
+        try await withLoop { loop async throws in
+            // The handle is gone when the work fires, so the loop holds the
+            // only reference; the future made from it must still complete.
+            let future = try await loop.submit { () -> Future<Int> in
+                loop.schedule(at: .now()) { 5 }.future
+            }.get()
+            #expect(try await future.get() == 5)
+        }
+    }
+
+    /// Records, per timer, whether the loop said nobody else holds it.
+    final class UnobservedProbe: TimerNode, @unchecked Sendable {
+        // Safe to share: `log` is a locked box; the node is touched on its loop.
+        let id: Int
+        let log: Box<[Int: Bool]>
+        init(_ id: Int, log: Box<[Int: Bool]>) {
+            self.id = id
+            self.log = log
+            super.init(deadline: .now())
+        }
+        override func fire(_ fired: Bool) {
+            let unobserved = firesUnobserved
+            log.with { $0[id] = unobserved }
+        }
+    }
+
+    @Test func theLoopMarksATimerUnobservedOnlyWhenItHoldsTheOnlyReference() async throws {
+        try await withLoop { loop async throws in
+            let log = Box<[Int: Bool]>([:])
+            let held = try await loop.submit { () -> UnobservedProbe in
+                let held = UnobservedProbe(1, log: log)
+                #expect(loop.insertTimer(held))
+                #expect(loop.insertTimer(UnobservedProbe(2, log: log)))
+                return held
+            }.get()
+            #expect(await eventually { log.get.count == 2 })
+            #expect(log.get == [1: false, 2: true])
+            withExtendedLifetime(held) {}
+        }
+    }
 }

@@ -254,3 +254,36 @@ extension TimerWheelTests {
         #expect(wheel.isEmpty)
     }
 }
+
+extension TimerWheelTests {
+    /// Thousands of timers in one tick drain as one sorted run; cancelling
+    /// them while the run is half fired, and a sweep in the middle of it,
+    /// keeps the order and the count exact.
+    @Test func aCrowdedTickFiresInOrderWhileItsTimersAreCancelledAndSwept() {
+        let log = Log()
+        var wheel = TimerWheel()
+        var nodes: [Probe] = []
+        // 6,000 timers in tick 3, deadlines repeating (scheduling order breaks ties).
+        for id in 0..<6_000 {
+            let node = Probe(id, at: 3 * Self.tick + UInt64((id * 7_919) % 500), log: log)
+            nodes.append(node)
+            wheel.insert(node)
+        }
+        let now = Deadline(uptimeNanoseconds: 4 * Self.tick)
+        let horizon = wheel.sequenceHorizon
+        for _ in 0..<1_000 { wheel.popDue(now: now, horizon: horizon)?.fire(true) }
+        #expect(log.fired.count == 1_000)
+        // Cancel two in three live timers: more than half the entries die,
+        // so the wheel sweeps the run too.
+        let unfired = nodes.filter(\.isLive)
+        for node in unfired where node.id % 3 != 0 { wheel.cancel(node) }
+        let survivors = unfired.filter { $0.id % 3 == 0 }
+        #expect(wheel.count == survivors.count)
+        while let node = wheel.popDue(now: now, horizon: horizon) { node.fire(true) }
+        #expect(log.fired.count == 1_000 + survivors.count)
+        let order = log.ids.map { (nodes[$0].deadline.uptimeNanoseconds, $0) }
+        #expect(order.map(\.0) == order.map(\.0).sorted())
+        #expect(zip(order, order.dropFirst()).allSatisfy { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) })
+        #expect(wheel.isEmpty)
+    }
+}

@@ -1,0 +1,128 @@
+import Testing
+@testable import RingLoop
+
+/// The wheel's due list as a plain value (a sorted run merged with a heap),
+/// and the allocation-free sort behind the run.
+@Suite("DueTimers")
+struct DueTimersTests {
+    typealias Entry = TimerHeap.Entry
+
+    /// Entries with the given (deadline, sequence) keys; every entry holds a
+    /// retain of a fresh node, as in the wheel.
+    static func entries(_ keys: [(UInt64, UInt64)]) -> ContiguousArray<Entry> {
+        ContiguousArray(keys.map { deadline, sequence in
+            Entry(deadline: deadline, sequence: sequence,
+                  node: .passRetained(TimerNode(deadline: Deadline(uptimeNanoseconds: deadline))))
+        })
+    }
+
+    static func keys(_ entries: some Sequence<Entry>) -> [[UInt64]] {
+        entries.map { [$0.deadline, $0.sequence] }
+    }
+
+    static func release(_ entries: some Sequence<Entry>) {
+        for entry in entries { entry.node.release() }
+    }
+
+    /// Pops everything, releasing the retains; the keys in popping order.
+    static func drain(_ due: inout DueTimers) -> [[UInt64]] {
+        var popped: [[UInt64]] = []
+        while due.top != nil {
+            let entry = due.popTop()
+            popped.append([entry.deadline, entry.sequence])
+            entry.node.release()
+        }
+        return popped
+    }
+
+    @Test(arguments: [0, 1, 2, 16, 17, 100, 5_000])
+    func sortPutsAnyInputInFiringOrder(count: Int) {
+        var generator = SeededGenerator(seed: UInt64(count) + 1)
+        // Few distinct deadlines, so the sequence decides most comparisons.
+        let random = (0..<count).map { i in (generator.next() % 50, UInt64(i)) }.shuffled(using: &generator)
+        let shapes: [[(UInt64, UInt64)]] = [
+            random,
+            random.sorted { ($0.0, $0.1) < ($1.0, $1.1) },
+            random.sorted { ($0.0, $0.1) > ($1.0, $1.1) },
+            (0..<count).map { i in (7, UInt64(count - i)) },
+        ]
+        for shape in shapes {
+            var sorted = Self.entries(shape)
+            sorted.withUnsafeMutableBufferPointer { $0.sortInFiringOrder() }
+            let expected = shape.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map { [$0.0, $0.1] }
+            #expect(Self.keys(sorted) == expected)
+            Self.release(sorted)
+        }
+    }
+
+    @Test func aRunAndTheHeapPopInOneFiringOrder() {
+        var due = DueTimers()
+        var slot = Self.entries((0..<300).map { i in (UInt64((i * 7_919) % 97), UInt64(i)) })
+        due.adopt(&slot)
+        #expect(slot.isEmpty)
+        // Timers already due when inserted go to the heap, among the run's.
+        for i in 0..<50 {
+            due.push(Self.entries([(UInt64(i * 2), UInt64(1_000 + i))])[0])
+        }
+        let popped = Self.drain(&due)
+        #expect(popped.count == 350)
+        #expect(popped == popped.sorted { ($0[0], $0[1]) < ($1[0], $1[1]) })
+        #expect(due.top == nil)
+    }
+
+    @Test func aFinishedRunsBufferComesBackForTheNextSlot() {
+        var due = DueTimers()
+        var first = Self.entries((0..<300).map { i in (UInt64(i), UInt64(i)) })
+        due.adopt(&first)
+        _ = Self.drain(&due)
+        var second = Self.entries([(500, 300)])
+        due.adopt(&second)
+        #expect(second.isEmpty && second.capacity >= 300, "no new buffer for the next drained slot")
+        #expect(Self.drain(&due) == [[500, 300]])
+    }
+
+    @Test func adoptingWhileARunIsUnfinishedKeepsEveryEntryInOrder() {
+        var due = DueTimers()
+        var first = Self.entries([(10, 0), (30, 1), (50, 2)])
+        due.adopt(&first)
+        let head = due.popTop()
+        #expect(head.deadline == 10)
+        head.node.release()
+        var second = Self.entries([(20, 3), (40, 4)])
+        due.adopt(&second)
+        #expect(Self.drain(&due) == [[20, 3], [30, 1], [40, 4], [50, 2]])
+    }
+
+    @Test func deadEntriesAreRemovedFromTheRunAndTheHeapAndHandedBack() {
+        var due = DueTimers()
+        var slot = Self.entries((0..<10).map { i in (UInt64(i), UInt64(i)) })
+        let runNodes = slot.map { $0.node.takeUnretainedValue() }
+        due.adopt(&slot)
+        let heapEntries = Self.entries([(3, 20), (4, 21)])
+        for entry in heapEntries { due.push(entry) }
+        due.popTop().node.release()  // deadline 0, from the run
+        // Odd deadlines die: five in the run, (3, 20) in the heap.
+        for node in runNodes where node.deadline.uptimeNanoseconds % 2 == 1 { node.isLive = false }
+        heapEntries[0].node.takeUnretainedValue().isLive = false
+        var dead: [Unmanaged<TimerNode>] = []
+        let removed = due.removeDead(into: &dead)
+        #expect(removed == 6)
+        #expect(dead.count == 5, "the run's dead come back for the caller to release")
+        for node in dead { node.release() }
+        #expect(Self.drain(&due) == [[2, 2], [4, 4], [4, 21], [6, 6], [8, 8]])
+    }
+
+    @Test func removeAllReturnsTheLiveTimersOfTheRunAndTheHeap() {
+        var due = DueTimers()
+        var slot = Self.entries([(1, 0), (2, 1), (3, 2)])
+        due.adopt(&slot)
+        due.push(Self.entries([(0, 3)])[0])
+        let first = due.popTop()
+        #expect(first.sequence == 3)
+        first.node.release()
+        let live = due.removeAll()
+        #expect(live.map(\.deadline.uptimeNanoseconds).sorted() == [1, 2, 3])
+        #expect(live.allSatisfy { !$0.isLive && !$0.inHeap })
+        #expect(due.top == nil)
+    }
+}
