@@ -1,8 +1,9 @@
 /// An intrusive doubly-linked FIFO of `PoolJob`s: append, pop and remove
 /// (of a job known to be in this list) are O(1) and allocate nothing.
 ///
-/// The list holds one reference to each of its jobs, taken by `append`,
-/// handed to the caller by `popFirst` and released by `remove`. The links
+/// The list holds one reference to each of its jobs, taken by `append` (or
+/// handed over to `append(transferring:)`), handed to the caller by
+/// `popFirst`/`popFirstEntry`/`removeEntry` and released by `remove`. The links
 /// themselves are unmanaged: relinking touches no reference count, neither
 /// the job's nor its neighbours' (whose cache lines other threads may own),
 /// which keeps the pool's critical sections short. Used only under the
@@ -14,10 +15,19 @@ struct JobList {
 
     var isEmpty: Bool { count == 0 }
 
+    /// Appends `job`, taking a reference to it.
     mutating func append(_ job: PoolJob) {
-        let entry = Unmanaged.passRetained(job)
-        job.next = nil
-        job.previous = tail
+        append(transferring: Unmanaged.passRetained(job))
+    }
+
+    /// Appends a job together with a reference to it that the caller hands
+    /// over (from `popFirstEntry` or `removeEntry` of another list): moving
+    /// a job between lists touches no reference count.
+    mutating func append(transferring entry: Unmanaged<PoolJob>) {
+        entry._withUnsafeGuaranteedRef { job in
+            job.next = nil
+            job.previous = tail
+        }
         if let tail {
             tail._withUnsafeGuaranteedRef { $0.next = entry }
         } else {
@@ -29,17 +39,28 @@ struct JobList {
 
     /// Unlinks the first job and hands over the list's reference to it.
     mutating func popFirst() -> PoolJob? {
+        popFirstEntry()?.takeRetainedValue()
+    }
+
+    /// Unlinks the first job and hands over the list's reference to it,
+    /// still unmanaged (the caller releases it, or passes it on).
+    mutating func popFirstEntry() -> Unmanaged<PoolJob>? {
         guard let first = head else { return nil }
         unlink(first)
-        return first.takeRetainedValue()
+        return first
     }
 
     /// Unlinks `job`, which must be in this list, and releases the list's
     /// reference to it.
     mutating func remove(_ job: PoolJob) {
-        let entry = Unmanaged.passUnretained(job)
+        removeEntry(Unmanaged.passUnretained(job)).release()
+    }
+
+    /// Unlinks `entry`'s job, which must be in this list, and hands over the
+    /// list's reference to it.
+    mutating func removeEntry(_ entry: Unmanaged<PoolJob>) -> Unmanaged<PoolJob> {
         unlink(entry)
-        entry.release()
+        return entry
     }
 
     private mutating func unlink(_ entry: Unmanaged<PoolJob>) {

@@ -159,9 +159,9 @@ import Glibc
 
     /// Moves the first waiter into the queue once a slot has freed.
     private func promoteWaiter() {
-        guard queued.count < capacity, let next = waiting.popFirst() else { return }
-        next.state = .queued
-        queued.append(next)
+        guard queued.count < capacity, let next = waiting.popFirstEntry() else { return }
+        next._withUnsafeGuaranteedRef { $0.state = .queued }
+        queued.append(transferring: next)
     }
 
     // MARK: Workers
@@ -171,20 +171,26 @@ import Glibc
     /// sleep), then returns the next job to run, sleeping while there is none.
     /// Returns nil once the pool is shutting down and no work is left; the
     /// last worker to stop then runs the stop waiters.
-    func next(finishing previous: inout PoolJob?) -> PoolJob? {
+    ///
+    /// The job returned is unmanaged: the running list keeps it alive until
+    /// the worker passes it back here as `previous`.
+    func next(finishing previous: inout Unmanaged<PoolJob>?) -> Unmanaged<PoolJob>? {
         lock.lock()
-        if let finished = previous {
-            running.remove(finished)
-            finished.state = .done
+        if let entry = previous {
+            previous = nil
+            // The running list's reference, released once the outcome is
+            // handed over.
+            let finished = running.removeEntry(entry)
+            finished._withUnsafeGuaranteedRef { $0.state = .done }
             if let job = takeQueued() {
                 lock.unlock()
-                finished.deliverStored()
-                previous = nil
+                finished._withUnsafeGuaranteedRef { $0.deliverStored() }
+                finished.release()
                 return job
             }
             lock.unlock()
-            finished.deliverStored()
-            previous = nil
+            finished._withUnsafeGuaranteedRef { $0.deliverStored() }
+            finished.release()
             lock.lock()
         }
         var spun = false
@@ -227,10 +233,10 @@ import Glibc
     }
 
     /// Under the lock: moves the first queued job to `running`.
-    private func takeQueued() -> PoolJob? {
-        guard let job = queued.popFirst() else { return nil }
-        job.state = .running
-        running.append(job)
+    private func takeQueued() -> Unmanaged<PoolJob>? {
+        guard let job = queued.popFirstEntry() else { return nil }
+        job._withUnsafeGuaranteedRef { $0.state = .running }
+        running.append(transferring: job)
         promoteWaiter()
         queuedCount.store(queued.count, ordering: .relaxed)
         // Pass the baton: more work, and a sleeper nobody is waking.

@@ -72,6 +72,27 @@ struct JobListTests {
         _ = all
     }
 
+    @Test func movingAJobBetweenListsKeepsExactlyOneReference() {
+        var from = JobList()
+        var to = JobList()
+        weak var moved: TypedPoolJob<Int>?
+        do {
+            let job = Self.job(1)
+            moved = job
+            from.append(job)
+        }
+        if let entry = from.popFirstEntry() { to.append(transferring: entry) }
+        #expect(from.isEmpty && to.count == 1)
+        #expect(moved != nil)
+        // Handed back out of the list: alive until that reference is released.
+        if let job = moved {
+            let entry = to.removeEntry(Unmanaged.passUnretained(job))
+            #expect(to.isEmpty)
+            entry.release()
+        }
+        #expect(moved == nil)
+    }
+
     @Test func everyJobIsFreedWithTheLastReferenceToIt() {
         weak var job: TypedPoolJob<Int>?
         do {
