@@ -18,7 +18,10 @@ import Glibc
 
     /// Jobs the queue holds before admissions have to wait (or fail).
     let capacity: Int
-    private let lock = Lock()
+    /// Held for a few list operations at a time by the submitting threads
+    /// and the workers: a contended acquisition spins briefly (bounded)
+    /// rather than sleeping at once.
+    private let lock = Lock(spinning: true)
     /// Signalled when a job is queued and a worker is idle; broadcast at shutdown.
     private let workAvailable: UnsafeMutablePointer<pthread_cond_t>
     /// Broadcast when the last worker stops and when the workers are joined.
