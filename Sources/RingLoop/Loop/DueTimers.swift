@@ -6,8 +6,8 @@ import CPrefetch
 ///
 /// A drained slot used to go through the heap one entry at a time; with a
 /// million timers due within milliseconds that is some 13,000 entries per
-/// tick, each pushed and popped at O(log n). Sorting the slot once is the same
-/// order of work but sequential, and, above all, the firing order is then
+/// tick, each pushed and popped at O(log n). Sorting the slot once (a radix
+/// sort, `sortTickInFiringOrder`) is sequential work, and the firing order is then
 /// known in advance: popping from the run prefetches the node a few entries
 /// ahead, so the cache misses of timers scattered in memory overlap instead
 /// of coming one after the other (the node miss was the largest single cost
@@ -27,6 +27,14 @@ struct DueTimers {
     private var run = ContiguousArray<Entry>()
     /// The next entry of `run`; the ones before it have been popped.
     private var runHead = 0
+    /// The radix sort's second buffer: stale copies of entries, owning
+    /// nothing, kept between ticks (up to `keptSpare`, or four runs' worth).
+    private var spare = ContiguousArray<Entry>()
+    static let keptSpare = 4096
+    /// The radix sort's counters, allocated once: per sort they would be a
+    /// 2 KiB malloc (too big for the stack), the kind that consolidates
+    /// glibc's fast bins.
+    private var digits = ContiguousArray<Int>(repeating: 0, count: 256)
 
     private var runIsEmpty: Bool { runHead == run.count }
 
@@ -54,7 +62,17 @@ struct DueTimers {
             entries.removeAll(keepingCapacity: true)
             return
         }
-        entries.withUnsafeMutableBufferPointer { $0.sortInFiringOrder() }
+        if spare.count < entries.count {
+            // Placeholders (entries own nothing by being copied): only the
+            // count matters, the sort overwrites them.
+            spare.append(contentsOf: repeatElement(entries[0], count: entries.count - spare.count))
+        }
+        spare.withUnsafeMutableBufferPointer { spare in
+            digits.withUnsafeMutableBufferPointer { digits in
+                entries.withUnsafeMutableBufferPointer { $0.sortTickInFiringOrder(spare: spare, digits: digits) }
+            }
+        }
+        if spare.count > max(Self.keptSpare, 4 * entries.count) { spare = [] }
         swap(&run, &entries)
         runHead = 0
         entries.removeAll(keepingCapacity: true)

@@ -18,6 +18,17 @@ extension EventLoop {
         /// When set, an idle loop polls for work from other threads for up to
         /// this long before it sleeps (see `EventLoop+Spin.swift`). Off by default.
         public var spinBeforeSleep: Duration?
+        /// How much later than its deadline a timer may fire when the loop
+        /// sleeps waiting for it, so that timers due close together fire in
+        /// one wakeup: 50 µs by default, the timer slack Linux gives every
+        /// sleeping call of an ordinary thread (`poll`, `epoll_wait`,
+        /// `nanosleep`; io_uring's wait gets none, so the loop adds it).
+        /// Timers never fire early. `.zero` wakes at every deadline, which
+        /// with dense timers is a wakeup every few of them. On the epoll
+        /// backend the kernel's own slack for the loop's thread comes on top.
+        /// A negative value fails the loop's creation with
+        /// `RingLoopError.invalidConfiguration`.
+        public var timerSlack: Duration = .microseconds(50)
         /// Where the loop logs.
         public var logger = Logger(label: "ringloop.loop")
         /// The I/O backend; nil (the default) chooses io_uring, or epoll where
@@ -50,6 +61,19 @@ extension EventLoop {
     /// as `cpuAffinity` says. The ring checks `kernelWorkerAffinity` itself
     /// when it registers it; the epoll backend's threads apply it as they
     /// start, so it is checked here against the CPUs this process may use.
+    /// The timer slack in nanoseconds, checked.
+    static func timerSlackNanoseconds(_ configuration: Configuration) throws(RingLoopError) -> UInt64 {
+        let (seconds, attoseconds) = configuration.timerSlack.components
+        guard seconds >= 0, attoseconds >= 0 else {
+            throw .invalidConfiguration(setting: "timerSlack", reason: "\(configuration.timerSlack) is negative")
+        }
+        let (nanoseconds, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else {
+            throw .invalidConfiguration(setting: "timerSlack", reason: "\(configuration.timerSlack) is too long")
+        }
+        return nanoseconds &+ UInt64(attoseconds / 1_000_000_000)
+    }
+
     static func applyAffinity(_ configuration: Configuration) throws(RingLoopError) {
         if let cpus = configuration.kernelWorkerAffinity {
             if let problem = CPUAffinity.problem(with: cpus) {

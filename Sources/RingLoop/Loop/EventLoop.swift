@@ -55,6 +55,8 @@ public final class EventLoop: @unchecked Sendable {
     /// The loop's name (its thread's name).
     public let name: String
     let configuration: Configuration
+    /// `configuration.timerSlack`, added to every sleep until a timer.
+    let timerSlackNanoseconds: UInt64
     /// io_uring or epoll, chosen at start (see `EventLoop.Backend`).
     let backend: LoopBackend
     /// The cross-thread wakeup; its sleeping handshake is guarded by `lock`.
@@ -92,6 +94,7 @@ public final class EventLoop: @unchecked Sendable {
     private init(configuration: Configuration) throws(RingLoopError) {
         self.name = configuration.name
         self.configuration = configuration
+        self.timerSlackNanoseconds = try EventLoop.timerSlackNanoseconds(configuration)
         try EventLoop.applyAffinity(configuration)
         var options = configuration.ringOptions
         options.submissionQueueEntries = configuration.submissionQueueEntries
@@ -268,7 +271,7 @@ public final class EventLoop: @unchecked Sendable {
             timeout = 0
         } else if let next = timers.nextDeadline() {
             let now = Deadline.now()
-            timeout = next > now ? next.uptimeNanoseconds - now.uptimeNanoseconds : 0
+            timeout = next > now ? next.uptimeNanoseconds - now.uptimeNanoseconds + timerSlackNanoseconds : 0
         }
         if timeout != 0, let spin = configuration.spinBeforeSleep, spinForRemoteWork(upTo: spin, timeout: timeout) {
             timeout = 0

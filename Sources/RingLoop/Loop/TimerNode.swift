@@ -3,13 +3,15 @@
 @usableFromInline
 class TimerNode {
     @usableFromInline let deadline: Deadline
+    // The flags skip the runtime's access checks: each access is a plain
+    // load or store by the wheel or the loop, never open across a call.
     /// False once fired, failed or cancelled.
-    @usableFromInline var isLive = true
+    @usableFromInline @exclusivity(unchecked) var isLive = true
     /// Whether the node sits in a heap or wheel (it can be cancelled before it gets there).
-    var inHeap = false
+    @exclusivity(unchecked) var inHeap = false
     /// Set by the loop just before `fire(true)` when it holds the only
     /// reference to the node: nobody can ask for what firing produced.
-    @usableFromInline var firesUnobserved = false
+    @usableFromInline @exclusivity(unchecked) var firesUnobserved = false
 
     @usableFromInline
     init(deadline: Deadline) { self.deadline = deadline }

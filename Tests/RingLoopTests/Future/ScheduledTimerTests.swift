@@ -40,6 +40,15 @@ struct ScheduledTimerTests {
         }
     }
 
+    @Test func aLateFutureOfWorkTheShutdownFailedFailsWithShutDown() async throws {
+        let loop = try EventLoop.spawn()
+        let work = loop.schedule(after: .seconds(60)) { 1 }
+        await loop.shutdownGracefully()
+        #expect(!work.timer.hasFuture)
+        await #expect(throws: RingLoopError.shutDown) { try await work.future.get() }
+        #expect(work.future === work.future)
+    }
+
     @Test func futuresAskedForWhileTheWorkFiresAllGetTheirValues() async throws {
         try await withLoop { loop async throws in
             let count = 2_000

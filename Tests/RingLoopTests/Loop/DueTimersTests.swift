@@ -55,6 +55,36 @@ struct DueTimersTests {
         }
     }
 
+    /// The radix sort of one tick: in scheduling order it needs no
+    /// comparisons; out of it, or across ticks, its check falls back to the
+    /// comparison sort. Every case must come out in firing order.
+    @Test(arguments: [5, 33, 1_000, 20_000])
+    func tickSortPutsAnyInputInFiringOrder(count: Int) {
+        var generator = SeededGenerator(seed: UInt64(count))
+        let tick = UInt64(7) << TimerWheel.tickShift
+        let within = (UInt64(1) << TimerWheel.tickShift) - 1
+        let inSchedulingOrder = (0..<count).map { i in (tick + generator.next() % 300, UInt64(i)) }
+        let shapes: [[(UInt64, UInt64)]] = [
+            inSchedulingOrder,
+            inSchedulingOrder.shuffled(using: &generator),
+            (0..<count).map { i in (tick + within - UInt64(i % 3), UInt64(i)) },
+            (0..<count).map { i in (tick + (UInt64(i) << (TimerWheel.tickShift - 2)), UInt64(count - i)) },
+        ]
+        for shape in shapes {
+            var sorted = Self.entries(shape)
+            var spare = ContiguousArray(repeatElement(sorted[0], count: count + 3))
+            var digits = ContiguousArray(repeating: -1, count: 256)
+            spare.withUnsafeMutableBufferPointer { spare in
+                digits.withUnsafeMutableBufferPointer { digits in
+                    sorted.withUnsafeMutableBufferPointer { $0.sortTickInFiringOrder(spare: spare, digits: digits) }
+                }
+            }
+            let expected = shape.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map { [$0.0, $0.1] }
+            #expect(Self.keys(sorted) == expected)
+            Self.release(sorted)
+        }
+    }
+
     @Test func aRunAndTheHeapPopInOneFiringOrder() {
         var due = DueTimers()
         var slot = Self.entries((0..<300).map { i in (UInt64((i * 7_919) % 97), UInt64(i)) })

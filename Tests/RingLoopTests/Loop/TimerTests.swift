@@ -24,6 +24,57 @@ struct TimerTests {
         }
     }
 
+    @Test func timersDueWithinTheSlackOfEachOtherFireInOneWakeupAndNeverEarly() async throws {
+        var configuration = EventLoop.Configuration()
+        configuration.timerSlack = .milliseconds(30)
+        let loop = try EventLoop.spawn(configuration: configuration)
+        let fired = Box<[(id: Int, tick: Int, late: Bool)]>([])
+        // Scheduled from the loop, and nothing else reaches it until both
+        // fired (the test polls the box, not the loop): only the first
+        // timer's deadline plus the slack can wake it.
+        loop.execute {
+            let start = Deadline.now()
+            for (id, delay) in [(0, 5), (1, 15)] {
+                let deadline = start + .milliseconds(delay)
+                loop.schedule(at: deadline) {
+                    fired.with { $0.append((id, loop.counters.ticks, Deadline.now() >= deadline)) }
+                }
+            }
+        }
+        #expect(await eventually { fired.get.count == 2 })
+        let record = fired.get
+        #expect(record.map(\.id) == [0, 1])
+        let allLate = record.allSatisfy { $0.late }
+        #expect(allLate, "never before the deadline")
+        #expect(Set(record.map(\.tick)).count == 1, "one wakeup for both")
+        await loop.shutdownGracefully()
+    }
+
+    @Test(arguments: [Duration.zero, .microseconds(1)])
+    func withNoSlackTimersStillNeverFireEarly(slack: Duration) async throws {
+        var configuration = EventLoop.Configuration()
+        configuration.timerSlack = slack
+        let loop = try EventLoop.spawn(configuration: configuration)
+        let start = Deadline.now()
+        let futures = (0..<200).map { i in
+            let deadline = start + .microseconds(37 * i)
+            return loop.schedule(at: deadline) { Deadline.now() >= deadline }.future
+        }
+        for future in futures { #expect(try await future.get()) }
+        await loop.shutdownGracefully()
+    }
+
+    @Test func aNegativeTimerSlackFailsTheLoopsCreation() {
+        var configuration = EventLoop.Configuration()
+        configuration.timerSlack = .microseconds(-1)
+        #expect {
+            try EventLoop.spawn(configuration: configuration)
+        } throws: { error in
+            guard case let RingLoopError.invalidConfiguration(setting, _) = error else { return false }
+            return setting == "timerSlack"
+        }
+    }
+
     @Test func scheduleAfterWaitsAtLeastTheDelay() async throws {
         try await withLoop { loop async throws in
             let start = Deadline.now()
