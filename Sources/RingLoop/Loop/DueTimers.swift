@@ -119,14 +119,7 @@ struct DueTimers {
     /// no particular order.
     mutating func removeAll() -> [TimerNode] {
         var live = heap.removeAll()
-        for entry in run[runHead...] {
-            let node = entry.node.takeRetainedValue()
-            node.inHeap = false
-            if node.isLive {
-                node.isLive = false
-                live.append(node)
-            }
-        }
+        for entry in run[runHead...] { entry.remove(keepingLiveIn: &live) }
         run.removeAll()
         runHead = 0
         return live

@@ -19,6 +19,17 @@ struct TimerHeap {
         func precedes(_ other: Entry) -> Bool {
             deadline != other.deadline ? deadline < other.deadline : sequence < other.sequence
         }
+
+        /// For removing every timer: takes over the entry's retain and, if
+        /// the node is live, marks it fired and appends it to `live`.
+        func remove(keepingLiveIn live: inout [TimerNode]) {
+            let node = self.node.takeRetainedValue()
+            node.inHeap = false
+            if node.isLive {
+                node.isLive = false
+                live.append(node)
+            }
+        }
     }
 
     private var entries: ContiguousArray<Entry> = []
@@ -110,14 +121,7 @@ struct TimerHeap {
     /// particular order.
     mutating func removeAll() -> [TimerNode] {
         var live: [TimerNode] = []
-        for entry in entries {
-            let node = entry.node.takeRetainedValue()
-            node.inHeap = false
-            if node.isLive {
-                node.isLive = false
-                live.append(node)
-            }
-        }
+        for entry in entries { entry.remove(keepingLiveIn: &live) }
         entries.removeAll()
         cancelled = 0
         return live

@@ -136,14 +136,7 @@ struct TimerWheel {
     mutating func removeAll() -> [TimerNode] {
         var live = due.removeAll()
         for index in slots.indices {
-            for entry in slots[index] {
-                let node = entry.node.takeRetainedValue()
-                node.inHeap = false
-                if node.isLive {
-                    node.isLive = false
-                    live.append(node)
-                }
-            }
+            for entry in slots[index] { entry.remove(keepingLiveIn: &live) }
             slots[index] = []
         }
         for level in occupied.indices { occupied[level] = 0 }
