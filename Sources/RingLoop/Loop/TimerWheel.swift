@@ -60,6 +60,7 @@ struct TimerWheel {
     /// burst of a million timers does not keep tens of MiB of slots.
     private var hadBurst = false
     static let burstEntries = 16_384
+    static let firstSlotCapacity = 32
 
     /// A wheel whose clock starts at `now`.
     init(now: Deadline = .distantPast) {
@@ -207,6 +208,11 @@ struct TimerWheel {
         guard let index = slotIndex(ofDeadline: entry.deadline) else {
             due.push(entry)
             return
+        }
+        if slots[index].capacity == 0 {
+            // A first buffer of 32 entries (768 bytes, under the 1 KiB that
+            // makes glibc consolidate), not one that doubles up from 1.
+            slots[index].reserveCapacity(Self.firstSlotCapacity)
         }
         slots[index].append(entry)
         occupied[index >> Self.slotBits] |= 1 << UInt64(index & (Self.slotsPerLevel - 1))
