@@ -111,6 +111,13 @@ enum PoolBench {
                 let out = try await pool.parallelMap(items) { tinyJob($0) }
                 blackHole(out)
             },
+            // The same, with a transform that captures nothing (the one above
+            // captures the enum's metatype, as `tinyJob` means `Self.tinyJob`):
+            // the pool can then specialize its per-element loop for it.
+            BenchCase(group: "pool: batch of tiny items", name: "ThreadPool.parallelMap, captureless transform", operations: batch) { n in
+                let out = try await pool.parallelMap(0..<n) { PoolBench.tinyJob($0) }
+                blackHole(out)
+            },
             BenchCase(group: "pool: batch of tiny items", name: "DispatchQueue.concurrentPerform", operations: batch) { n in
                 let chunks = System.coreCount * 4
                 let size = (n + chunks - 1) / chunks

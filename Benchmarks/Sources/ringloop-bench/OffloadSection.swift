@@ -79,6 +79,15 @@ enum OffloadSection {
             try checkBatch(out, n: n)
             return nil
         })
+        // The same transform spelled without captures (`tinyJob` above
+        // implicitly captures the enum's metatype): the pool can then inline
+        // it into its per-element loop.
+        cases.append(MicroCase(group: split, name: "ThreadPool.parallelMap, transform without captures", isRingLoop: true, operations: batch) { n, watch in
+            let out = try loop.makeFutureWithTask { try await pool.parallelMap(0..<n) { OffloadSection.tinyJob($0) } }.wait()
+            watch.stop()
+            try checkBatch(out, n: n)
+            return nil
+        })
         cases.append(MicroCase(group: split, name: "DispatchQueue.concurrentPerform", isRingLoop: false, operations: batch) { n, watch in
             let out = chunked(n, chunks: cores * 4) { chunks, body in
                 DispatchQueue.concurrentPerform(iterations: chunks, execute: body)

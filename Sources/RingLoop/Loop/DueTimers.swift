@@ -119,17 +119,22 @@ struct DueTimers {
     /// no particular order.
     mutating func removeAll() -> [TimerNode] {
         var live = heap.removeAll()
-        for entry in run[runHead...] {
-            let node = entry.node.takeRetainedValue()
-            node.inHeap = false
-            if node.isLive {
-                node.isLive = false
-                live.append(node)
-            }
-        }
+        for entry in run[runHead...] { entry.remove(keepingLiveIn: &live) }
         run.removeAll()
         runHead = 0
         return live
+    }
+
+    /// Capacity of the buffers held, in entries (tests).
+    var bufferCapacity: Int { heap.bufferCapacity + run.capacity + spare.capacity }
+
+    /// Frees the buffers; only when no entry is left.
+    mutating func releaseBuffers() {
+        precondition(top == nil, "buffers released with entries in them")
+        heap.releaseBuffer()
+        run = []
+        runHead = 0
+        spare = []
     }
 
     /// Prefetches the first 64 bytes of the entry's node (two cache lines at

@@ -19,6 +19,17 @@ struct TimerHeap {
         func precedes(_ other: Entry) -> Bool {
             deadline != other.deadline ? deadline < other.deadline : sequence < other.sequence
         }
+
+        /// For removing every timer: takes over the entry's retain and, if
+        /// the node is live, marks it fired and appends it to `live`.
+        func remove(keepingLiveIn live: inout [TimerNode]) {
+            let node = self.node.takeRetainedValue()
+            node.inHeap = false
+            if node.isLive {
+                node.isLive = false
+                live.append(node)
+            }
+        }
     }
 
     private var entries: ContiguousArray<Entry> = []
@@ -40,6 +51,15 @@ struct TimerHeap {
     }
 
     // MARK: Raw entries (for `TimerWheel`, which keeps its own cancel count)
+
+    /// Capacity of the entry buffer (tests).
+    var bufferCapacity: Int { entries.capacity }
+
+    /// Frees the entry buffer; only when empty.
+    mutating func releaseBuffer() {
+        precondition(entries.isEmpty, "buffer released with entries in it")
+        entries = []
+    }
 
     /// The earliest entry, dead or alive.
     var top: Entry? { entries.first }
@@ -110,14 +130,7 @@ struct TimerHeap {
     /// particular order.
     mutating func removeAll() -> [TimerNode] {
         var live: [TimerNode] = []
-        for entry in entries {
-            let node = entry.node.takeRetainedValue()
-            node.inHeap = false
-            if node.isLive {
-                node.isLive = false
-                live.append(node)
-            }
-        }
+        for entry in entries { entry.remove(keepingLiveIn: &live) }
         entries.removeAll()
         cancelled = 0
         return live

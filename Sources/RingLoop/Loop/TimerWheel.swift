@@ -55,6 +55,12 @@ struct TimerWheel {
     /// Dead entries still in slots or `due`.
     private var cancelled = 0
     private var nextSequence: UInt64 = 0
+    /// Set once more than `burstEntries` timers were pending: when the wheel
+    /// next runs empty, it frees its buffers (`releaseBurstBuffers`), so a
+    /// burst of a million timers does not keep tens of MiB of slots.
+    private var hadBurst = false
+    static let burstEntries = 16_384
+    static let firstSlotCapacity = 32
 
     /// A wheel whose clock starts at `now`.
     init(now: Deadline = .distantPast) {
@@ -77,6 +83,7 @@ struct TimerWheel {
         let entry = Entry(deadline: node.deadline.uptimeNanoseconds, sequence: nextSequence, node: .passRetained(node))
         nextSequence &+= 1
         entries += 1
+        if entries > Self.burstEntries { hadBurst = true }
         place(entry)
     }
 
@@ -127,7 +134,10 @@ struct TimerWheel {
                 node.isLive = false
                 return node
             }
-            guard advanceOneSlot(to: target) else { return nil }
+            guard advanceOneSlot(to: target) else {
+                if entries == 0 && hadBurst { releaseBurstBuffers() }
+                return nil
+            }
         }
     }
 
@@ -136,20 +146,26 @@ struct TimerWheel {
     mutating func removeAll() -> [TimerNode] {
         var live = due.removeAll()
         for index in slots.indices {
-            for entry in slots[index] {
-                let node = entry.node.takeRetainedValue()
-                node.inHeap = false
-                if node.isLive {
-                    node.isLive = false
-                    live.append(node)
-                }
-            }
+            for entry in slots[index] { entry.remove(keepingLiveIn: &live) }
             slots[index] = []
         }
         for level in occupied.indices { occupied[level] = 0 }
         entries = 0
         cancelled = 0
         return live
+    }
+
+    /// Capacity of every buffer the wheel holds, in entries (tests).
+    var bufferCapacity: Int {
+        slots.reduce(0) { $0 + $1.capacity } + scratch.capacity + due.bufferCapacity
+    }
+
+    /// With no timer left after a burst: every buffer goes back to malloc.
+    private mutating func releaseBurstBuffers() {
+        for index in slots.indices where slots[index].capacity > 0 { slots[index] = [] }
+        scratch = []
+        due.releaseBuffers()
+        hadBurst = false
     }
 
     // MARK: Wheel mechanics
@@ -192,6 +208,11 @@ struct TimerWheel {
         guard let index = slotIndex(ofDeadline: entry.deadline) else {
             due.push(entry)
             return
+        }
+        if slots[index].capacity == 0 {
+            // A first buffer of 32 entries (768 bytes, under the 1 KiB that
+            // makes glibc consolidate), not one that doubles up from 1.
+            slots[index].reserveCapacity(Self.firstSlotCapacity)
         }
         slots[index].append(entry)
         occupied[index >> Self.slotBits] |= 1 << UInt64(index & (Self.slotsPerLevel - 1))

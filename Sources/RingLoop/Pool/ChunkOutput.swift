@@ -7,7 +7,7 @@
 /// the array in one copy at the end.
 ///
 /// Cleans up after failure: a chunk that throws deinitializes what it wrote
-/// itself; the ranges of chunks that completed are recorded, and deinitialized
+/// (`discard`); the ranges of chunks that completed are recorded, and deinitialized
 /// by `deinit` unless `takeArray()` moved them out.
 // Safe to share: chunks write disjoint ranges of `base`; `filled` and `taken`
 // are guarded by `lock`; `takeArray()` runs after every chunk has finished
@@ -54,24 +54,13 @@
         base.deallocate()
     }
 
-    /// Initializes `range` with `produce(index)`, checking for cancellation
-    /// every 128 elements. On a throw, what was written is deinitialized.
+    /// Deinitializes `range`, written by a chunk that then failed.
     @inlinable
-    func fill(_ range: Range<Int>, _ produce: (Int) throws -> T) throws {
-        var index = range.lowerBound
-        do {
-            while index < range.upperBound {
-                if (index - range.lowerBound) & 127 == 0 { try ThreadPool.checkCancellation() }
-                (base + index).initialize(to: try produce(index))
-                index += 1
-            }
-        } catch {
-            (base + range.lowerBound).deinitialize(count: index - range.lowerBound)
-            throw error
-        }
-        markFilled(range)
+    func discard(_ range: Range<Int>) {
+        (base + range.lowerBound).deinitialize(count: range.count)
     }
 
+    /// Records that a chunk initialized `range`.
     @usableFromInline
     func markFilled(_ range: Range<Int>) {
         lock.withLock { filled.append(range) }

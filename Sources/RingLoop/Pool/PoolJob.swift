@@ -51,12 +51,16 @@ import Synchronization
         case completeOnLoop
     }
 
-    /// Links of whichever `JobList` holds the job; the list owns `next`.
-    var next: PoolJob?
-    unowned(unsafe) var previous: PoolJob?
+    // `@exclusivity(unchecked)` (links and state): touched only under the
+    // queue's lock, so no access can overlap another.
+
+    /// Links of whichever `JobList` holds the job (unmanaged: the list keeps
+    /// its own reference to each of its jobs).
+    @exclusivity(unchecked) var next: Unmanaged<PoolJob>?
+    @exclusivity(unchecked) var previous: Unmanaged<PoolJob>?
     /// Runs the work, fails it, or hands its stored outcome over (see `Action`).
     @usableFromInline let perform: @Sendable (PoolJob, Action) -> Void
-    var state = State.new
+    @exclusivity(unchecked) var state = State.new
     private let cancelRequested = Atomic<Bool>(false)
 
     @inlinable
@@ -66,6 +70,7 @@ import Synchronization
 
     /// Whether cancellation was requested while the job was running; read by
     /// the job's own code through `ThreadPool.isCancelled`.
+    @usableFromInline
     final var isCancelled: Bool { cancelRequested.load(ordering: .relaxed) }
 
     final func requestCancellation() { cancelRequested.store(true, ordering: .relaxed) }

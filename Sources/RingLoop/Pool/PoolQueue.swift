@@ -18,20 +18,25 @@ import Glibc
 
     /// Jobs the queue holds before admissions have to wait (or fail).
     let capacity: Int
-    private let lock = Lock()
+    /// Held for a few list operations at a time by the submitting threads
+    /// and the workers: a contended acquisition spins briefly (bounded)
+    /// rather than sleeping at once.
+    private let lock = Lock(spinning: true)
     /// Signalled when a job is queued and a worker is idle; broadcast at shutdown.
     private let workAvailable: UnsafeMutablePointer<pthread_cond_t>
     /// Broadcast when the last worker stops and when the workers are joined.
     private let phaseChanged: UnsafeMutablePointer<pthread_cond_t>
 
-    private var queued = JobList()
-    private var waiting = JobList()
-    private var running = JobList()
+    // `@exclusivity(unchecked)` here: every access happens under `lock`, so
+    // none can overlap another, and the runtime checks would only cost.
+    @exclusivity(unchecked) private var queued = JobList()
+    @exclusivity(unchecked) private var waiting = JobList()
+    @exclusivity(unchecked) private var running = JobList()
     /// Workers asleep on `workAvailable`, and signals sent to them that no
     /// worker has woken up for yet: a signal is sent only when some sleeper
     /// is not already being woken.
-    private var idleWorkers = 0
-    private var pendingWakeups = 0
+    @exclusivity(unchecked) private var idleWorkers = 0
+    @exclusivity(unchecked) private var pendingWakeups = 0
     /// `queued.count`, readable without the lock by a worker spinning briefly
     /// before it sleeps.
     private let queuedCount = Atomic<Int>(0)
@@ -51,7 +56,7 @@ import Glibc
     }
 
     deinit {
-        // Normally empty by now; unlink iteratively in any case.
+        // Normally empty by now; release the lists' references in any case.
         _ = queued.removeAll()
         _ = waiting.removeAll()
         _ = running.removeAll()
@@ -157,9 +162,9 @@ import Glibc
 
     /// Moves the first waiter into the queue once a slot has freed.
     private func promoteWaiter() {
-        guard queued.count < capacity, let next = waiting.popFirst() else { return }
-        next.state = .queued
-        queued.append(next)
+        guard queued.count < capacity, let next = waiting.popFirstEntry() else { return }
+        next._withUnsafeGuaranteedRef { $0.state = .queued }
+        queued.append(transferring: next)
     }
 
     // MARK: Workers
@@ -169,20 +174,26 @@ import Glibc
     /// sleep), then returns the next job to run, sleeping while there is none.
     /// Returns nil once the pool is shutting down and no work is left; the
     /// last worker to stop then runs the stop waiters.
-    func next(finishing previous: inout PoolJob?) -> PoolJob? {
+    ///
+    /// The job returned is unmanaged: the running list keeps it alive until
+    /// the worker passes it back here as `previous`.
+    func next(finishing previous: inout Unmanaged<PoolJob>?) -> Unmanaged<PoolJob>? {
         lock.lock()
-        if let finished = previous {
-            running.remove(finished)
-            finished.state = .done
+        if let entry = previous {
+            previous = nil
+            // The running list's reference, released once the outcome is
+            // handed over.
+            let finished = running.removeEntry(entry)
+            finished._withUnsafeGuaranteedRef { $0.state = .done }
             if let job = takeQueued() {
                 lock.unlock()
-                finished.deliverStored()
-                previous = nil
+                finished._withUnsafeGuaranteedRef { $0.deliverStored() }
+                finished.release()
                 return job
             }
             lock.unlock()
-            finished.deliverStored()
-            previous = nil
+            finished._withUnsafeGuaranteedRef { $0.deliverStored() }
+            finished.release()
             lock.lock()
         }
         var spun = false
@@ -225,10 +236,10 @@ import Glibc
     }
 
     /// Under the lock: moves the first queued job to `running`.
-    private func takeQueued() -> PoolJob? {
-        guard let job = queued.popFirst() else { return nil }
-        job.state = .running
-        running.append(job)
+    private func takeQueued() -> Unmanaged<PoolJob>? {
+        guard let job = queued.popFirstEntry() else { return nil }
+        job._withUnsafeGuaranteedRef { $0.state = .running }
+        running.append(transferring: job)
         promoteWaiter()
         queuedCount.store(queued.count, ordering: .relaxed)
         // Pass the baton: more work, and a sleeper nobody is waking.

@@ -9,21 +9,27 @@ import Glibc
 // worker's own thread (set around each job, read by that job's code).
 final class PoolWorker: @unchecked Sendable {
     let queue: PoolQueue
-    private(set) var job: PoolJob?
+    /// Unowned: the queue's running list keeps the job alive while it runs.
+    private(set) unowned(unsafe) var job: PoolJob?
 
     init(queue: PoolQueue) {
         self.queue = queue
     }
 
     /// The worker thread's body: run jobs until the pool stops.
+    ///
+    /// Jobs are held unmanaged (see `PoolQueue.next`): the worker touches
+    /// no job's reference count, which the submitting thread also uses.
     func run() {
         PoolWorker.setCurrent(self)
-        var finished: PoolJob?
-        while let job = queue.next(finishing: &finished) {
-            self.job = job
-            job.execute()
-            self.job = nil
-            finished = job
+        var finished: Unmanaged<PoolJob>?
+        while let entry = queue.next(finishing: &finished) {
+            entry._withUnsafeGuaranteedRef { job in
+                self.job = job
+                job.execute()
+                self.job = nil
+            }
+            finished = entry
         }
         PoolWorker.setCurrent(nil)
     }

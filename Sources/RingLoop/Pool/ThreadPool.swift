@@ -187,6 +187,10 @@ public final class ThreadPool: Sendable, CustomStringConvertible {
     /// ```
     public static var isCancelled: Bool { PoolWorker.current?.job?.isCancelled ?? false }
 
+    /// The pool job running on the calling thread, if it is a pool worker.
+    @usableFromInline
+    static var runningJob: PoolJob? { PoolWorker.current?.job }
+
     /// Throws `CancellationError` if `isCancelled`.
     public static func checkCancellation() throws(CancellationError) {
         if isCancelled { throw CancellationError() }

@@ -28,10 +28,15 @@
         case none
     }
 
+    // `@exclusivity(unchecked)`, both: touched by one party at a time (see
+    // above), so no access can overlap another; the runtime checks would
+    // only cost.
+
     /// Dropped once the outcome is delivered, so a finished job keeps nothing
     /// of the caller alive.
-    @usableFromInline var body: (@Sendable () throws -> T)?
-    @usableFromInline var destination: Destination
+    @usableFromInline @exclusivity(unchecked) var body: (@Sendable () throws -> T)?
+    /// Where the outcome goes.
+    @usableFromInline @exclusivity(unchecked) var destination: Destination
     /// Name the submission in the loop's slow-callback reports.
     @usableFromInline let file: StaticString
     @usableFromInline let line: UInt32
@@ -66,14 +71,20 @@
     func perform(_ action: Action) {
         switch action {
         case .run:
-            guard let body else { return }
-            if case let .future(future) = destination {
+            // Moved out and back rather than copied: the worker then touches
+            // neither the body's nor the future's reference count, whose
+            // cache lines the loop thread owns.
+            guard let body = body.take() else { return }
+            let result = Result { try body() }
+            switch takeDestination() {
+            case let .future(future):
                 // Handed over by `deliverStored` once the worker has retired
                 // the job; the body goes with the job to the loop.
-                destination = .futureOutcome(future, Result { try body() })
-            } else {
-                self.body = nil
-                deliver(Result { try body() })
+                self.body = body
+                destination = .futureOutcome(future, result)
+            case let other:
+                destination = other
+                deliver(result)
             }
         case let .fail(error):
             guard body != nil else { return }
@@ -82,14 +93,29 @@
             deliver(.failure(error))
         case .deliverStored:
             guard case let .futureOutcome(future, _) = destination else { return }
-            // The loop's queue now holds the job; nothing here touches it again.
-            future.eventLoop.execute(self, file: file, line: UInt(line))
+            // Unretained: the future, which `destination` holds, keeps its loop
+            // alive, and the loop's reference count is shared by every thread
+            // handing it work. The loop's queue then holds the job; nothing
+            // here touches it again.
+            let loop = Unmanaged.passUnretained(future.eventLoop)
+            loop._withUnsafeGuaranteedRef { $0.execute(self, file: file, line: UInt(line)) }
         case .completeOnLoop:
-            guard case let .futureOutcome(future, outcome) = destination else { return }
-            destination = .none
-            body = nil
-            future._setResult(outcome)
+            switch takeDestination() {
+            case let .futureOutcome(future, outcome):
+                body = nil
+                future._setResult(outcome)
+            case let other:
+                destination = other
+            }
         }
+    }
+
+    /// Moves the destination out, leaving `.none`.
+    @inlinable
+    func takeDestination() -> Destination {
+        var taken = Destination.none
+        swap(&taken, &destination)
+        return taken
     }
 
     @inlinable

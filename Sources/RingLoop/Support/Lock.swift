@@ -17,7 +17,16 @@ import Musl
     let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
     @usableFromInline
-    package init() {
+    package convenience init() {
+        self.init(spinning: false)
+    }
+
+    /// A lock; with `spinning`, a contended `lock()` first spins for a
+    /// bounded number of rounds (glibc's adaptive mutex) before it sleeps in
+    /// the kernel. For locks held for a few list operations at a time by
+    /// threads on different cores, where sleeping and being woken costs far
+    /// more than the wait.
+    package init(spinning: Bool) {
         mutex = .allocate(capacity: 1)
         var attr = pthread_mutexattr_t()
         pthread_mutexattr_init(&attr)
@@ -27,7 +36,7 @@ import Musl
         // uncontended (about 12 ns a lock/unlock pair here, against 27).
         pthread_mutexattr_settype(&attr, Int32(PTHREAD_MUTEX_ERRORCHECK))
         #else
-        pthread_mutexattr_settype(&attr, Int32(PTHREAD_MUTEX_DEFAULT))
+        pthread_mutexattr_settype(&attr, Int32(spinning ? PTHREAD_MUTEX_ADAPTIVE_NP : PTHREAD_MUTEX_DEFAULT))
         #endif
         let rc = pthread_mutex_init(mutex, &attr)
         precondition(rc == 0, "pthread_mutex_init failed: \(rc)")

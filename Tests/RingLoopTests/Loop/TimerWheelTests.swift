@@ -287,3 +287,27 @@ extension TimerWheelTests {
         #expect(wheel.isEmpty)
     }
 }
+
+extension TimerWheelTests {
+    /// A burst fills slots with big buffers; once the wheel runs empty they
+    /// are freed, and a small timer load afterwards keeps little.
+    @Test func aDrainedBurstGivesItsBuffersBack() {
+        let log = Log()
+        var wheel = TimerWheel()
+        let count = TimerWheel.burstEntries * 4
+        for id in 0..<count {
+            // Spread over levels 0-2, so cascades fill slots too.
+            wheel.insert(Probe(id, at: UInt64((id &* 7_919) % 5_000) * Self.tick, log: log))
+        }
+        #expect(wheel.bufferCapacity >= count)
+        Self.fireDue(&wheel, at: 5_000 * Self.tick, log: log)
+        #expect(log.fired.count == count)
+        #expect(wheel.isEmpty)
+        #expect(wheel.bufferCapacity == 0)
+        // A few timers afterwards: fired as usual.
+        for id in 0..<10 { wheel.insert(Probe(count + id, at: 6_000 * Self.tick + UInt64(id), log: log)) }
+        Self.fireDue(&wheel, at: 7_000 * Self.tick, log: log)
+        #expect(log.fired.count == count + 10)
+        #expect(wheel.bufferCapacity < 1_000)
+    }
+}
