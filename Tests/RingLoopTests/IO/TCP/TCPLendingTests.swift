@@ -50,21 +50,29 @@ struct TCPLendingTests {
             // EAGAIN, and what they left is staged.
             let total = 8 << 20
             let source = pattern(total, seed: 42)
+            let progress = Box(0)
             let writer = Task {
                 var sent = 0
                 while sent < total {
                     try await client.write(Array(source[sent..<(sent + 4096)]))
                     sent += 4096
+                    progress.with { $0 = sent }
                 }
             }
+            // Wait until nothing moves (the writer is held back, or done with
+            // every byte in socket buffers): the echo queue is full. (While bytes still flow, a buffer may be lent to
+            // a send for the tick until its completion.)
+            var stalledAt = -1
             #expect(try await eventually(timeout: .seconds(10)) {
-                try await loop.submit { server.pendingWriteBytes > 0 && server.stagingCapacity > 0 }.get()
+                try await Task.sleep(for: .milliseconds(200))
+                defer { stalledAt = progress.get }
+                return progress.get == stalledAt
             })
-            for _ in 0..<20 {
-                let lent = try await loop.submit { SocketResources.on(loop)?.lentBuffers ?? -1 }.get()
-                #expect(lent == 0, "a stalled echo keeps no shared receive buffer")
-                await Task.yield()
-            }
+            let state = try await loop.submit {
+                (server.pendingWriteBytes, server.stagingCapacity, SocketResources.on(loop)?.lentBuffers ?? -1)
+            }.get()
+            #expect(state.0 > 0 && state.1 > 0, "the unsent echo is staged")
+            #expect(state.2 == 0, "a stalled echo keeps no shared receive buffer")
             let received = try await readExactly(total, from: client)
             #expect(received == source, "every byte, in order")
             try await writer.value
