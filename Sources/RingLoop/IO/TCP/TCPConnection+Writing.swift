@@ -47,82 +47,6 @@ extension TCPConnection {
         }
     }
 
-    /// `write(_:)`, finishing by `deadline` at most: Python's
-    /// `await asyncio.wait_for(writer.drain(), timeout)` after a write, or
-    /// `sendall` on a socket with `settimeout`.
-    ///
-    /// The deadline stops the write as cancelling its task would (see the
-    /// type's notes), but reports `.timedOut`: a write the kernel took none
-    /// of throws `RingLoopError.timedOut(operation: "write")` and the
-    /// connection stays usable (nothing of it will be sent); one the kernel
-    /// took part of throws `PartialWriteError` with the count and reason
-    /// `.timedOut`, and the output breaks (later writes fail with
-    /// `RingLoopError.writeCancelledMidway`), since the byte stream has a hole.
-    /// A write the kernel took whole before the deadline succeeds.
-    /// - Throws: `RingLoopError.timedOut`, `PartialWriteError`, or what
-    ///   `write(_:)` throws.
-    public func write(_ bytes: [UInt8], deadline: Deadline) async throws {
-        try await eventLoop.awaitOperation(deadline: deadline, operation: "write") { (waiter: AsyncWaiter<Void>) in
-            self.enqueue(.bytes(bytes), count: bytes.count, completion: .waiter(waiter))
-        }
-    }
-
-    /// `write(_:)`, taking at most `timeout`; see `write(_:deadline:)`.
-    public func write(_ bytes: [UInt8], timeout: Duration) async throws {
-        try await write(bytes, deadline: .now() + timeout)
-    }
-
-    /// `write(contentsOf:)`, finishing by `deadline` at most; timing out is
-    /// reported as by `write(_:deadline:)` (a `PartialWriteError` counts the
-    /// bytes of all the buffers, in order).
-    public func write(contentsOf chunks: [[UInt8]], deadline: Deadline) async throws {
-        try await eventLoop.awaitOperation(deadline: deadline, operation: "write") { (waiter: AsyncWaiter<Void>) in
-            self.enqueue(chunks, completion: .waiter(waiter))
-        }
-    }
-
-    /// `write(contentsOf:)`, taking at most `timeout`; see `write(contentsOf:deadline:)`.
-    public func write(contentsOf chunks: [[UInt8]], timeout: Duration) async throws {
-        try await write(contentsOf: chunks, deadline: .now() + timeout)
-    }
-
-    /// `write(_:deadline:)` for callback code: Python's `sendall` on a socket
-    /// with `settimeout`, for a `Future`. Safe from any thread.
-    ///
-    /// The deadline stops the write exactly as it stops the async form: the
-    /// future fails with `RingLoopError.timedOut(operation: "write")` if the
-    /// kernel took none of the bytes (none will be sent; the connection stays
-    /// usable), or with `PartialWriteError` (reason `.timedOut`) if it took
-    /// part of them (the output then breaks). A write the kernel took whole
-    /// before the deadline succeeds.
-    @discardableResult
-    public func write(_ bytes: [UInt8], deadline: Deadline) -> Future<Void> {
-        eventLoop.futureOperation(deadline: deadline, operation: "write") { (waiter: AsyncWaiter<Void>) in
-            self.enqueue(.bytes(bytes), count: bytes.count, completion: .waiter(waiter))
-        }
-    }
-
-    /// `write(_:deadline:)` for callback code, taking at most `timeout`.
-    @discardableResult
-    public func write(_ bytes: [UInt8], timeout: Duration) -> Future<Void> {
-        write(bytes, deadline: .now() + timeout)
-    }
-
-    /// `write(contentsOf:deadline:)` for callback code; timing out is
-    /// reported as by `write(_:deadline:) -> Future<Void>`.
-    @discardableResult
-    public func write(contentsOf chunks: [[UInt8]], deadline: Deadline) -> Future<Void> {
-        eventLoop.futureOperation(deadline: deadline, operation: "write") { (waiter: AsyncWaiter<Void>) in
-            self.enqueue(chunks, completion: .waiter(waiter))
-        }
-    }
-
-    /// `write(contentsOf:deadline:)` for callback code, taking at most `timeout`.
-    @discardableResult
-    public func write(contentsOf chunks: [[UInt8]], timeout: Duration) -> Future<Void> {
-        write(contentsOf: chunks, deadline: .now() + timeout)
-    }
-
     /// Copies `bytes` into the connection's send queue and sends them, with no
     /// completion to allocate: the zero-allocation path for handlers. Loop
     /// thread only. Bytes a handler is being handed (or part of them) may be
@@ -184,7 +108,9 @@ extension TCPConnection {
         return outbound.refusal
     }
 
-    private func enqueue(_ chunks: [[UInt8]], completion: WriteCompletion) {
+    /// Queues `chunks` as one write (the empty ones dropped): `completion`
+    /// runs once, when the last of them is sent or the write fails.
+    func enqueue(_ chunks: [[UInt8]], completion: WriteCompletion) {
         let nonEmpty = chunks.filter { !$0.isEmpty }
         var offset = 0
         for (i, chunk) in nonEmpty.enumerated() {
@@ -194,7 +120,11 @@ extension TCPConnection {
         if nonEmpty.isEmpty { enqueue(.bytes([]), count: 0, completion: completion) }
     }
 
-    private func enqueue(
+    /// Queues one buffer (or a shutdown) of a write (`last`: the buffer that
+    /// completes it, `writeOffset`: its position in the write) and starts
+    /// sending; fails `completion` at once if the output is closed or the
+    /// queue refuses it.
+    func enqueue(
         _ payload: OutboundQueue<WriteCompletion>.Payload, count: Int, completion: WriteCompletion,
         last: Bool = true, writeOffset: Int = 0
     ) {
