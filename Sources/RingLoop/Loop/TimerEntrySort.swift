@@ -14,26 +14,19 @@ extension UnsafeMutableBufferPointer where Element == TimerHeap.Entry {
         spare: UnsafeMutableBufferPointer<TimerHeap.Entry>, digits: UnsafeMutableBufferPointer<Int>
     ) {
         precondition(spare.count >= count && digits.count >= 256)
-        guard count > 32, let base = baseAddress, let spareBase = spare.baseAddress,
-              Self.tickBitsAreOneTick(self) else {
+        // The two byte-wide passes cover the bits below the tick.
+        guard count > 32, TimerWheel.tickShift == 16, let base = baseAddress, let spareBase = spare.baseAddress else {
             sortInFiringOrder()
             return
         }
-        // Two byte-wide passes: the result ends up back in `self`.
+        // Two passes: the result ends up back in `self`. Entries from more
+        // than one tick (ordered by their low bits only) fail the check below.
         Self.scatterByByte(from: base, to: spareBase, count: count, shift: 0, offsets: digits)
         Self.scatterByByte(from: spareBase, to: base, count: count, shift: 8, offsets: digits)
         for index in 1..<count where !base[index - 1].precedes(base[index]) {
             sortInFiringOrder()
             return
         }
-    }
-
-    /// Whether every deadline falls in the first one's tick, and the bits
-    /// below the tick fit the radix sort's two bytes.
-    private static func tickBitsAreOneTick(_ entries: Self) -> Bool {
-        guard TimerWheel.tickShift == 16, let first = entries.first else { return false }
-        let tick = first.deadline >> TimerWheel.tickShift
-        return entries.allSatisfy { $0.deadline >> TimerWheel.tickShift == tick }
     }
 
     /// One stable counting-sort pass on the deadline's byte at `shift`.
