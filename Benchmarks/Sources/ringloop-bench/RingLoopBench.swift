@@ -233,7 +233,7 @@ struct RingLoopBench: ParsableCommand {
                     specs.append(ServerSpec(name: name, command: [path, "--threads", threads]))
                 } else {
                     notes.append("tokio skipped: \(path) not built (needs cargo and Debian's librust-tokio-dev; "
-                                 + "scripts/demo builds it: cargo build --release --manifest-path Benchmarks/tokio-echo/Cargo.toml)")
+                                 + "scripts/demo builds it: cd Benchmarks/tokio-echo && cargo build --release)")
                 }
             case "ringloop", "ringloop-epoll":
                 var command: [String]
