@@ -86,6 +86,16 @@ struct FileCopySection: BenchmarkSection {
             return report
         }
 
+        // One untimed copy first: the first copy after the source was written
+        // ran at a tenth of the speed of the others (whichever tool it was; the
+        // rotation made it RingLoop's every time), paying for the page cache
+        // settling after the source's write-back.
+        if let first = config.tools.first {
+            let warmUp = copyOnce(first, source: source, destination: destination)
+            log("filecopy: untimed warm-up copy (\(first.name)): \(warmUp.ok ? "\(fixed(warmUp.mibPerSec, 0)) MiB/s" : warmUp.status)")
+            unlink(destination)
+            sync()
+        }
         let n = config.tools.count
         for round in 0..<config.rounds {
             for k in 0..<n {
