@@ -32,8 +32,10 @@ struct TimerWheel {
     static let levels = 8
     static let slotBits = 6
     static let slotsPerLevel = 1 << slotBits
-    /// Spare buffers are kept up to this many entries' worth, or up to twice
-    /// the most timers pending since buffers were last released.
+    /// A drained slot's buffer is kept for reuse up to this many entries, or
+    /// up to the number of timers pending: freeing big buffers while timers
+    /// churn made glibc consolidate its free lists over and over (a fifth of
+    /// the CPU time of a million timers).
     private static let keptCapacity = 4096
 
     /// `levels × slotsPerLevel` slots; every entry holds one retain of its node.
@@ -46,13 +48,6 @@ struct TimerWheel {
     private var due = DueTimers()
     /// A drained slot's entries, while they are re-placed.
     private var scratch = ContiguousArray<Entry>()
-    /// Drained slots' buffers, for the slots that fill next: once the wheel
-    /// has warmed up, moving timers between slots allocates nothing.
-    private var spares = SpareTimerBuffers()
-    /// The most entries held since buffers were last released.
-    private var peakEntries = 0
-    /// Slot buffers allocated rather than taken from the spares (tests).
-    private(set) var allocatedSlotBuffers = 0
     /// Per slot, entries about to arrive in a cascade (zero between cascades).
     private var arriving: ContiguousArray<UInt32>
     /// Entries in slots and `due`, dead ones included.
@@ -60,20 +55,11 @@ struct TimerWheel {
     /// Dead entries still in slots or `due`.
     private var cancelled = 0
     private var nextSequence: UInt64 = 0
-    /// Set once more than `burstEntries` timers were pending: once the wheel
-    /// has stayed empty for `burstQuietPeriod`, it frees its buffers
-    /// (`releaseBurstBuffers`), so a burst of a million timers does not keep
-    /// tens of MiB of slots. Not at once: a load that comes back (a server's
-    /// timeouts, round after round) would allocate them all again, and
-    /// every big malloc while timers are being freed makes glibc consolidate
-    /// its fast bins, scattered timer nodes, cold by then (a third of the CPU
-    /// time of 200,000 timers).
+    /// Set once more than `burstEntries` timers were pending: when the wheel
+    /// next runs empty, it frees its buffers (`releaseBurstBuffers`), so a
+    /// burst of a million timers does not keep tens of MiB of slots.
     private var hadBurst = false
     static let burstEntries = 16_384
-    static let burstQuietPeriod: UInt64 = 1_000_000_000
-    /// When the buffers of a burst go, if the wheel is still empty then: set
-    /// when it runs empty after a burst, cleared by the next insert.
-    private var releaseAt: UInt64?
     static let firstSlotCapacity = 32
 
     /// A wheel whose clock starts at `now`.
@@ -97,11 +83,7 @@ struct TimerWheel {
         let entry = Entry(deadline: node.deadline.uptimeNanoseconds, sequence: nextSequence, node: .passRetained(node))
         nextSequence &+= 1
         entries += 1
-        releaseAt = nil
-        if entries > peakEntries {
-            peakEntries = entries
-            if entries > Self.burstEntries { hadBurst = true }
-        }
+        if entries > Self.burstEntries { hadBurst = true }
         place(entry)
     }
 
@@ -129,15 +111,11 @@ struct TimerWheel {
 
     /// A time at or before the earliest pending deadline: exact when that
     /// timer's tick has come, else the start of its wheel slot (the loop wakes
-    /// there, cascades, and sleeps on until the exact deadline). With no
-    /// timer left, when a burst's buffers are due to be released (the loop
-    /// wakes then and `popDue` frees them), or nil.
+    /// there, cascades, and sleeps on until the exact deadline).
     mutating func nextDeadline() -> Deadline? {
         dropCancelledTop()
         if let top = due.top { return Deadline(uptimeNanoseconds: top.deadline) }
-        guard let (level, slot) = nextOccupiedSlot() else {
-            return entries == 0 ? releaseAt.map { Deadline(uptimeNanoseconds: $0) } : nil
-        }
+        guard let (level, slot) = nextOccupiedSlot() else { return nil }
         return Deadline(uptimeNanoseconds: slotStart(level: level, slot: slot) << Self.tickShift)
     }
 
@@ -157,7 +135,7 @@ struct TimerWheel {
                 return node
             }
             guard advanceOneSlot(to: target) else {
-                if entries == 0 && hadBurst { releaseWhenQuiet(now: now.uptimeNanoseconds) }
+                if entries == 0 && hadBurst { releaseBurstBuffers() }
                 return nil
             }
         }
@@ -174,34 +152,20 @@ struct TimerWheel {
         for level in occupied.indices { occupied[level] = 0 }
         entries = 0
         cancelled = 0
-        releaseBurstBuffers()
         return live
     }
 
     /// Capacity of every buffer the wheel holds, in entries (tests).
     var bufferCapacity: Int {
-        slots.reduce(0) { $0 + $1.capacity } + scratch.capacity + spares.capacity + due.bufferCapacity
+        slots.reduce(0) { $0 + $1.capacity } + scratch.capacity + due.bufferCapacity
     }
 
-    /// With no timer left after a burst: starts the quiet period, or ends it
-    /// by releasing the buffers once it has passed.
-    private mutating func releaseWhenQuiet(now: UInt64) {
-        guard let at = releaseAt else {
-            releaseAt = now &+ Self.burstQuietPeriod
-            return
-        }
-        if now >= at { releaseBurstBuffers() }
-    }
-
-    /// With no timer left: every buffer goes back to malloc.
+    /// With no timer left after a burst: every buffer goes back to malloc.
     private mutating func releaseBurstBuffers() {
         for index in slots.indices where slots[index].capacity > 0 { slots[index] = [] }
         scratch = []
-        spares.removeAll()
         due.releaseBuffers()
         hadBurst = false
-        releaseAt = nil
-        peakEntries = 0
     }
 
     // MARK: Wheel mechanics
@@ -231,11 +195,11 @@ struct TimerWheel {
             reserveDestinations(of: scratch)
             for entry in scratch { place(entry) }
         }
-        // The drained buffer (for level 0, the due run's previous one) becomes
-        // a spare; the slot keeps the empty `scratch` it was swapped with,
-        // and takes a spare when timers arrive.
-        spares.give(&scratch)
-        spares.trim(to: max(Self.keptCapacity, 2 * peakEntries))
+        if scratch.capacity > max(Self.keptCapacity, entries) {
+            scratch = []
+        } else {
+            scratch.removeAll(keepingCapacity: true)
+        }
         return true
     }
 
@@ -245,10 +209,10 @@ struct TimerWheel {
             due.push(entry)
             return
         }
-        if slots[index].count == slots[index].capacity {
-            // A spare, or a buffer twice as big (at first 32 entries, 768
-            // bytes, under the 1 KiB that makes glibc consolidate).
-            grow(slot: index, toHold: max(Self.firstSlotCapacity, 2 * slots[index].count))
+        if slots[index].capacity == 0 {
+            // A first buffer of 32 entries (768 bytes, under the 1 KiB that
+            // makes glibc consolidate), not one that doubles up from 1.
+            slots[index].reserveCapacity(Self.firstSlotCapacity)
         }
         slots[index].append(entry)
         occupied[index >> Self.slotBits] |= 1 << UInt64(index & (Self.slotsPerLevel - 1))
@@ -275,26 +239,9 @@ struct TimerWheel {
             if let index = slotIndex(ofDeadline: entry.deadline) { arriving[index] &+= 1 }
         }
         for index in arriving.indices where arriving[index] != 0 {
-            let needed = slots[index].count + Int(arriving[index])
-            if slots[index].capacity < needed { grow(slot: index, toHold: needed) }
+            slots[index].reserveCapacity(slots[index].count + Int(arriving[index]))
             arriving[index] = 0
         }
-    }
-
-    /// Gives slot `index` room for `needed` entries: the best-fitting spare
-    /// buffer if one is big enough (the slot's own buffer becomes a spare),
-    /// else a new buffer, rounded up to a power of two so that it fits the
-    /// next slot of about the same size when it comes back as a spare.
-    private mutating func grow(slot index: Int, toHold needed: Int) {
-        guard var buffer = spares.take(atLeast: needed) else {
-            allocatedSlotBuffers += 1
-            let rounded = needed <= 1 ? needed : 1 << (Int.bitWidth - (needed - 1).leadingZeroBitCount)
-            slots[index].reserveCapacity(rounded)
-            return
-        }
-        buffer.append(contentsOf: slots[index])
-        swap(&buffer, &slots[index])
-        spares.give(&buffer)
     }
 
     private mutating func dropCancelledTop() {
