@@ -99,15 +99,7 @@ struct TCPBackpressureTests {
     @Test(.timeLimit(.minutes(1)))
     func echoServerQueueStaysBoundedForAClientThatDoesNotRead() async throws {
         try await withSocketLoop { loop in
-            let stats = ServerStats()
-            let listener = try TCPListener.bind(to: .loopbackIPv4(port: 0), on: loop)
-            listener.start { connection in
-                stats.didAccept(connection, keep: true)
-                connection.setHandler(EchoHandler())
-            }
-            let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
-            #expect(await eventually { stats.accepted == 1 })
-            let server = stats.connections[0]
+            let (listener, client, server) = try await echoPair(on: loop)
             let total = 48 << 20
             let progress = Box(0)
             let writer = startWriter(client, total: total, progress: progress)

@@ -5,23 +5,10 @@ import Testing
 /// receive buffer (no staging copy) when that cannot hold a shared buffer.
 @Suite("TCP send from the receive buffer", .serialized)
 struct TCPLendingTests {
-    /// An echo server (one `EchoHandler` connection kept) and a client connected to it.
-    static func echoPair(on loop: EventLoop) async throws -> (TCPListener, TCPConnection, TCPConnection) {
-        let stats = ServerStats()
-        let listener = try TCPListener.bind(to: .loopbackIPv4(port: 0), on: loop)
-        listener.start { connection in
-            stats.didAccept(connection, keep: true)
-            connection.setHandler(EchoHandler())
-        }
-        let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
-        #expect(await eventually { stats.accepted == 1 })
-        return (listener, client, try #require(stats.connections.first))
-    }
-
     @Test(.timeLimit(.minutes(1)))
     func anEchoToAReaderThatKeepsUpNeedsNoStagingBuffer() async throws {
         try await withSocketLoop { loop in
-            let (listener, client, server) = try await Self.echoPair(on: loop)
+            let (listener, client, server) = try await echoPair(on: loop)
             for round in 0..<50 {
                 let message = pattern(100 + round, seed: UInt8(round))
                 try await client.write(message)
@@ -41,7 +28,7 @@ struct TCPLendingTests {
     @Test(.timeLimit(.minutes(1)))
     func aPeerThatDoesNotReadHoldsNoReceiveBufferAndGetsEveryByteOnceItReads() async throws {
         try await withSocketLoop { loop in
-            let (listener, client, server) = try await Self.echoPair(on: loop)
+            let (listener, client, server) = try await echoPair(on: loop)
             // 4 KiB at a time, nobody reading the echoes: the socket fills,
             // the sends that would borrow a buffer come back short or with
             // EAGAIN, and what they left is staged.

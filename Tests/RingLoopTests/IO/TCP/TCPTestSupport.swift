@@ -44,6 +44,21 @@ func startEchoServer(on loop: EventLoop, stats: ServerStats = ServerStats(), opt
     return listener
 }
 
+/// An echo server on 127.0.0.1 (its one connection kept, an `EchoHandler`
+/// on it) and a client connected to it: the listener, the client and the
+/// server's side of the connection.
+func echoPair(on loop: EventLoop) async throws -> (TCPListener, TCPConnection, TCPConnection) {
+    let stats = ServerStats()
+    let listener = try TCPListener.bind(to: .loopbackIPv4(port: 0), on: loop)
+    listener.start { connection in
+        stats.didAccept(connection, keep: true)
+        connection.setHandler(EchoHandler())
+    }
+    let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
+    #expect(await eventually { stats.accepted == 1 })
+    return (listener, client, try #require(stats.connections.first))
+}
+
 /// Reads from `connection` until `count` bytes arrived (or EOF).
 func readExactly(_ count: Int, from connection: TCPConnection) async throws -> [UInt8] {
     var received: [UInt8] = []
