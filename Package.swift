@@ -43,6 +43,8 @@ let package = Package(
         .systemLibrary(name: "CEpoll", path: "Sources/CEpoll"),
         // A cache prefetch hint (no Swift spelling) for the timer wheel.
         .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
+        // glibc's malloc statistics (`mallinfo2`), for a test of timer firing.
+        .systemLibrary(name: "CMallocInfo", path: "Sources/CMallocInfo"),
         .target(
             name: "RingLoop",
             dependencies: [
@@ -158,7 +160,7 @@ let package = Package(
         .testTarget(
             name: "RingLoopTests",
             // ParallelRun, AsyncEchoServer and RingLoopTestWorker: built so that tests can run the binaries.
-            dependencies: ["RingLoop", "FileCopy", "ParallelRun", "AsyncEchoServer", "RingLoopTestWorker"],
+            dependencies: ["RingLoop", "CMallocInfo", "FileCopy", "ParallelRun", "AsyncEchoServer", "RingLoopTestWorker"],
             swiftSettings: strict
         ),
         .testTarget(

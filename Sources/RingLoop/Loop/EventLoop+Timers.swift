@@ -57,6 +57,7 @@ extension EventLoop {
             } else {
                 top.fire(true)
             }
+            freedBlockMerging.timerFired()
         }
     }
 }

@@ -73,13 +73,16 @@ public final class EventLoop: @unchecked Sendable {
     var shutdownCallbacks: [@Sendable () -> Void] = []
 
     // MARK: loop-thread state
-    // `local`, `state`, `inlineDepth` and `counters` are read or written per
-    // operation and per tick, and are `@exclusivity(unchecked)`: only the loop
-    // thread touches them, and every access is a plain load or store or one
-    // `Deque` call (which never calls out), so no two accesses can overlap.
+    // `local`, `state`, `inlineDepth`, `counters` and `freedBlockMerging` are
+    // read or written per operation and per tick, and are
+    // `@exclusivity(unchecked)`: only the loop thread touches them, and every
+    // access is a plain load or store or one `Deque` call (which never calls
+    // out), so no two accesses can overlap.
     @exclusivity(unchecked) private var local: Deque<Work> = []
     /// Pending timers (see `EventLoop+Timers.swift`).
     var timers = TimerWheel(now: .now())
+    /// Counts fired timers to keep glibc's freed blocks merged while warm.
+    @exclusivity(unchecked) var freedBlockMerging = FreedBlockMerging()
     @exclusivity(unchecked) @usableFromInline private(set) var state: State = .running
     /// How deeply callbacks run through `runInlineIfShallow` are nested.
     @exclusivity(unchecked) @usableFromInline var inlineDepth = 0
