@@ -9,16 +9,42 @@
 /// let size = file.stat().map { $0.size }          // Future<Int64>
 /// let bytes = try await size.get()
 /// ```
-// Safe to share: `result` and `callbacks` are touched only on `eventLoop`'s
-// thread (completions and registrations from other threads hop there first).
+// Safe to share: the outcome and the listeners are touched only on
+// `eventLoop`'s thread (completions and registrations from other threads hop
+// there first), with one exception: the pool job that alone completes a
+// future stages its outcome (`_stageOutcome`, on a worker, or wherever the
+// job is abandoned) while `isComplete` is false, then hands the job to the
+// loop through the loop's queue lock; the loop reads the outcome only once
+// `isComplete` is true, which it sets itself after that hand-over.
 public final class Future<Value: Sendable>: @unchecked Sendable {
     public typealias Callback = (Result<Value, any Error>) -> Void
 
+    /// A registered callback. `whenSuccess` and `whenFailure` store the
+    /// caller's closure as it is (no wrapping closure to allocate).
+    @usableFromInline enum Listener {
+        case complete(Callback)
+        case success((Value) -> Void)
+        case failure((any Error) -> Void)
+    }
+
     /// The loop on which callbacks run.
     public let eventLoop: EventLoop
-    @usableFromInline var result: Result<Value, any Error>?
-    @usableFromInline var firstCallback: Callback?
-    @usableFromInline var moreCallbacks: [Callback] = []
+
+    // The outcome is kept as a value and an error, not as one
+    // `Result<Value, any Error>?`: the deinit, which runs unspecialized, then
+    // looks up the metadata of one generic type (`Value?`) instead of two.
+    // `@exclusivity(unchecked)`, all five: every access is a plain load or
+    // store, or one array append, none of which calls out, so no two accesses
+    // can overlap; the runtime checks would only cost.
+
+    /// The value, once completed with success (or staged, see above).
+    @usableFromInline @exclusivity(unchecked) var value: Value?
+    /// The error, once completed with failure (or staged, see above).
+    @usableFromInline @exclusivity(unchecked) var error: (any Error)?
+    /// Whether the outcome is final (callbacks have run or are running).
+    @usableFromInline @exclusivity(unchecked) var isComplete = false
+    @usableFromInline @exclusivity(unchecked) var firstListener: Listener?
+    @usableFromInline @exclusivity(unchecked) var moreListeners: [Listener] = []
 
     @inlinable
     init(eventLoop: EventLoop) {
@@ -28,7 +54,30 @@ public final class Future<Value: Sendable>: @unchecked Sendable {
     @inlinable
     init(eventLoop: EventLoop, result: Result<Value, any Error>) {
         self.eventLoop = eventLoop
-        self.result = result
+        store(result)
+        isComplete = true
+    }
+
+    /// The outcome, if the future has completed.
+    @inlinable
+    var result: Result<Value, any Error>? {
+        guard isComplete else { return nil }
+        return storedResult
+    }
+
+    /// The stored outcome (set: `isComplete` says whether it is final).
+    @inlinable
+    var storedResult: Result<Value, any Error> {
+        if let error { return .failure(error) }
+        return .success(value!)
+    }
+
+    @inlinable
+    func store(_ result: Result<Value, any Error>) {
+        switch result {
+        case let .success(value): self.value = value
+        case let .failure(error): self.error = error
+        }
     }
 
     // MARK: Completion (internal)
@@ -49,37 +98,83 @@ public final class Future<Value: Sendable>: @unchecked Sendable {
     @discardableResult
     func _setResult(_ result: Result<Value, any Error>) -> Bool {
         eventLoop.preconditionInEventLoop()
-        guard self.result == nil else { return false }
-        self.result = result
-        guard let first = firstCallback else { return true }
-        firstCallback = nil
-        let more = moreCallbacks
-        moreCallbacks = []
-        runCallback(first, result)
-        for callback in more { runCallback(callback, result) }
+        guard !isComplete else { return false }
+        store(result)
+        finishCompletion()
         return true
+    }
+
+    /// Stores an outcome without completing the future, from the one thread
+    /// that will complete it (`_completeWithStaged()`) once it has handed
+    /// the future to its loop. Only for a future nothing else completes (a
+    /// pool job's), and only before it is complete.
+    @inlinable
+    func _stageOutcome(_ result: Result<Value, any Error>) {
+        store(result)
+    }
+
+    /// Completes the future with the outcome `_stageOutcome` stored, on the
+    /// loop thread.
+    @inlinable
+    func _completeWithStaged() {
+        eventLoop.preconditionInEventLoop()
+        guard !isComplete else { return }
+        finishCompletion()
+    }
+
+    /// Marks the stored outcome final and runs the listeners.
+    @inlinable
+    func finishCompletion() {
+        isComplete = true
+        guard let first = firstListener else { return }
+        firstListener = nil
+        let more = moreListeners
+        moreListeners = []
+        notify(first)
+        for listener in more { notify(listener) }
     }
 
     /// Registers a callback on the loop thread.
     @inlinable
     func _whenComplete(_ callback: @escaping Callback) {
+        listen(.complete(callback))
+    }
+
+    /// Registers `listener` on the loop thread; runs it now if complete.
+    @inlinable
+    func listen(_ listener: Listener) {
         eventLoop.preconditionInEventLoop()
-        if let result {
-            runCallback(callback, result)
-        } else if firstCallback == nil {
-            firstCallback = callback
+        if isComplete {
+            notify(listener)
+        } else if firstListener == nil {
+            firstListener = listener
         } else {
-            moreCallbacks.append(callback)
+            moreListeners.append(listener)
         }
     }
 
-    /// Runs callbacks inline, but trampolines through the loop's queue once
-    /// chains nest deeply, so a long synchronous chain cannot overflow the stack.
+    /// Runs a listener of the completed future: inline, but trampolined
+    /// through the loop's queue once chains nest deeply, so a long
+    /// synchronous chain cannot overflow the stack.
     @inlinable
-    func runCallback(_ callback: @escaping Callback, _ result: Result<Value, any Error>) {
+    func notify(_ listener: Listener) {
         let loop = eventLoop
-        if !loop.runInlineIfShallow({ callback(result) }) {
-            loop.executeOnLoop { callback(result) }
+        switch listener {
+        case let .complete(callback):
+            let result = storedResult
+            if !loop.runInlineIfShallow({ callback(result) }) {
+                loop.executeOnLoop { callback(result) }
+            }
+        case let .success(callback):
+            guard error == nil, let value else { return }
+            if !loop.runInlineIfShallow({ callback(value) }) {
+                loop.executeOnLoop { callback(value) }
+            }
+        case let .failure(callback):
+            guard let error else { return }
+            if !loop.runInlineIfShallow({ callback(error) }) {
+                loop.executeOnLoop { callback(error) }
+            }
         }
     }
 
@@ -105,12 +200,20 @@ public final class Future<Value: Sendable>: @unchecked Sendable {
     /// Calls `callback` with the value if the future succeeds.
     @inlinable
     public func whenSuccess(_ callback: @escaping @Sendable (Value) -> Void) {
-        whenComplete { if case let .success(value) = $0 { callback(value) } }
+        if eventLoop.inEventLoop {
+            listen(.success(callback))
+        } else {
+            eventLoop.execute { self.listen(.success(callback)) }
+        }
     }
 
     /// Calls `callback` with the error if the future fails.
     @inlinable
     public func whenFailure(_ callback: @escaping @Sendable (any Error) -> Void) {
-        whenComplete { if case let .failure(error) = $0 { callback(error) } }
+        if eventLoop.inEventLoop {
+            listen(.failure(callback))
+        } else {
+            eventLoop.execute { self.listen(.failure(callback)) }
+        }
     }
 }

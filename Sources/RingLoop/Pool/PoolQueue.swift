@@ -76,7 +76,19 @@ import Glibc
     func admit(_ job: PoolJob, onFull: ThreadPool.FullQueuePolicy, operation: StaticString) -> (any Error)? {
         lock.lock()
         defer { lock.unlock() }
-        return admitLocked(job, onFull: onFull, operation: operation)
+        return admitLocked(Unmanaged.passRetained(job), onFull: onFull, operation: operation, transferred: false)
+    }
+
+    /// `admit(_:onFull:operation:)` for a caller handing over its reference
+    /// (`Unmanaged.passRetained` of its last use of the job): an admitted
+    /// job's list keeps that reference, so admission touches no reference
+    /// count. When it returns an error, the job was not admitted and the
+    /// reference is still the caller's.
+    @usableFromInline
+    func admit(transferring entry: Unmanaged<PoolJob>, onFull: ThreadPool.FullQueuePolicy, operation: StaticString) -> (any Error)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return admitLocked(entry, onFull: onFull, operation: operation, transferred: true)
     }
 
     /// Admits `jobs` in order under one lock acquisition, waiting for slots
@@ -88,36 +100,48 @@ import Glibc
         lock.lock()
         defer { lock.unlock() }
         for job in jobs {
-            if let error = admitLocked(job, onFull: .wait, operation: operation) { refused.append((job, error)) }
+            if let error = admitLocked(Unmanaged.passRetained(job), onFull: .wait, operation: operation, transferred: false) {
+                refused.append((job, error))
+            }
         }
         return refused
     }
 
-    private func admitLocked(_ job: PoolJob, onFull: ThreadPool.FullQueuePolicy, operation: StaticString) -> (any Error)? {
-        if job.state == .cancelledEarly {
-            job.state = .done
-            return CancellationError()
+    /// Under the lock. `entry` is a +1 reference that an admitted job's list
+    /// keeps; for a refused job it goes back to the caller (`transferred`)
+    /// or is released here.
+    private func admitLocked(
+        _ entry: Unmanaged<PoolJob>, onFull: ThreadPool.FullQueuePolicy, operation: StaticString, transferred: Bool
+    ) -> (any Error)? {
+        let refusal: (any Error)? = entry._withUnsafeGuaranteedRef { job in
+            if job.state == .cancelledEarly {
+                job.state = .done
+                return CancellationError()
+            }
+            guard accepting else {
+                job.state = .done
+                return RingLoopError.shutDown
+            }
+            if waiting.isEmpty && queued.count < capacity {
+                job.state = .queued
+                queued.append(transferring: entry)
+                queuedCount.store(queued.count, ordering: .relaxed)
+                wakeWorkerIfIdle()
+                return nil
+            }
+            switch onFull {
+            case .fail:
+                job.state = .done
+                return RingLoopError.queueFull(operation: "\(operation)", capacity: capacity)
+            case .wait:
+                job.state = .waiting
+                waiting.append(transferring: entry)
+                return nil
+            }
         }
-        guard accepting else {
-            job.state = .done
-            return RingLoopError.shutDown
-        }
-        if waiting.isEmpty && queued.count < capacity {
-            job.state = .queued
-            queued.append(job)
-            queuedCount.store(queued.count, ordering: .relaxed)
-            wakeWorkerIfIdle()
-            return nil
-        }
-        switch onFull {
-        case .fail:
-            job.state = .done
-            return RingLoopError.queueFull(operation: "\(operation)", capacity: capacity)
-        case .wait:
-            job.state = .waiting
-            waiting.append(job)
-            return nil
-        }
+        guard let error = refusal else { return nil }
+        if !transferred { entry.release() }
+        return error
     }
 
     // MARK: Cancellation (any thread, never blocks)

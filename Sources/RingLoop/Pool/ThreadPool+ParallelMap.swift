@@ -51,10 +51,15 @@ extension ThreadPool {
             let job = ThreadPool.runningJob
             var index = range.lowerBound
             do {
+                // Blocks of 128 elements, the check before each: the inner
+                // loop then has no branch but its own.
                 while index < range.upperBound {
-                    if (index &- range.lowerBound) & 127 == 0, let job, job.isCancelled { throw CancellationError() }
-                    (base + index).initialize(to: try transform(items[start &+ index]))
-                    index &+= 1
+                    if let job, job.isCancelled { throw CancellationError() }
+                    let blockEnd = min(index &+ 128, range.upperBound)
+                    while index < blockEnd {
+                        (base + index).initialize(to: try transform(items[start &+ index]))
+                        index &+= 1
+                    }
                 }
             } catch {
                 output.discard(range.lowerBound..<index)

@@ -125,9 +125,9 @@ public final class ThreadPool: Sendable, CustomStringConvertible {
         on loop: EventLoop,
         onFull: FullQueuePolicy = .wait,
         file: StaticString = #fileID, line: UInt = #line,
-        _ body: @escaping @Sendable () throws -> T
+        _ body: consuming @escaping @Sendable () throws -> T
     ) -> Future<T> {
-        enqueue(on: loop, onFull: onFull, file: file, line: line, body).future
+        enqueueForFuture(on: loop, onFull: onFull, file: file, line: line, body)
     }
 
     /// Runs `body` on a worker; the future completes on the caller's loop.
@@ -140,10 +140,10 @@ public final class ThreadPool: Sendable, CustomStringConvertible {
     public func submit<T: Sendable>(
         onFull: FullQueuePolicy = .wait,
         file: StaticString = #fileID, line: UInt = #line,
-        _ body: @escaping @Sendable () throws -> T
+        _ body: consuming @escaping @Sendable () throws -> T
     ) throws(RingLoopError) -> Future<T> {
         guard let loop = EventLoop.current else { throw .noEventLoop(operation: "ThreadPool.submit") }
-        return enqueue(on: loop, onFull: onFull, file: file, line: line, body).future
+        return enqueueForFuture(on: loop, onFull: onFull, file: file, line: line, body)
     }
 
     /// Like `submit(on:onFull:_:)`, with a handle to cancel the work (see
@@ -157,6 +157,22 @@ public final class ThreadPool: Sendable, CustomStringConvertible {
     ) -> PoolWork<T> {
         let (future, job) = enqueue(on: loop, onFull: onFull, file: file, line: line, body)
         return PoolWork(future: future, job: job, queue: queue)
+    }
+
+    /// `enqueue` for a caller that keeps only the future: the job's one
+    /// reference goes to the queue (see `PoolQueue.admit(transferring:)`).
+    @inlinable
+    func enqueueForFuture<T: Sendable>(
+        on loop: EventLoop, onFull: FullQueuePolicy,
+        file: StaticString, line: UInt,
+        _ body: consuming @escaping @Sendable () throws -> T
+    ) -> Future<T> {
+        let future = Future<T>(eventLoop: loop)
+        let entry = Unmanaged<PoolJob>.passRetained(TypedPoolJob(body: body, future: future, file: file, line: line))
+        if let error = queue.admit(transferring: entry, onFull: onFull, operation: "ThreadPool.submit") {
+            entry.takeRetainedValue().abandon(error)
+        }
+        return future
     }
 
     @inlinable

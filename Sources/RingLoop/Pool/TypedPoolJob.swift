@@ -4,23 +4,26 @@
 /// Inlinable, so that the job is created, run and delivered by code
 /// specialized for `T` in the caller's module.
 ///
-/// An outcome bound for a future crosses to the loop inside the job itself
-/// (a `LoopRunnable`), after the worker has retired the job: no closure is
+/// An outcome bound for a future is staged in the future itself
+/// (`Future._stageOutcome`), and the future crosses to the loop inside the
+/// job (a `LoopRunnable`) after the worker has retired the job: no closure is
 /// allocated for the hand-over, and the job, the caller's closure and the
 /// future, all allocated on the loop, are released there too (a worker
-/// freeing what a loop allocated takes glibc malloc's slow path).
-// Safe to share: as `PoolJob`; the payload (body, destination, outcome) is
-// written before admission and afterwards touched only by the single
-// deliverer, and by the loop once the deliverer has queued the job on it.
+/// freeing what a loop allocated takes glibc malloc's slow path). No payload
+/// of `Destination` depends on `T`'s layout, so the job's deinit (run
+/// unspecialized) needs no generic metadata lookup.
+// Safe to share: as `PoolJob`; the payload (body, destination) is written
+// before admission and afterwards touched only by the single deliverer, and by
+// the loop once the deliverer has queued the job on it (the outcome staged in
+// the future likewise, see `Future`).
 @usableFromInline final class TypedPoolJob<T: Sendable>: PoolJob, @unchecked Sendable {
     /// Where the outcome goes; exactly one, set before admission.
     @usableFromInline enum Destination {
         /// Completed on its loop.
         case future(Future<T>)
-        /// A future's outcome, between the worker running the body and the
-        /// loop completing the future (kept in the case to keep the job small:
-        /// at most 120 bytes for small results, which glibc recycles fastest).
-        case futureOutcome(Future<T>, Result<T, any Error>)
+        /// A future whose outcome is staged in it, between the worker running
+        /// the body and the loop completing the future.
+        case futureStaged(Future<T>)
         /// Resumes a suspended `run`; set just before admission.
         case continuation(UnsafeContinuation<T, any Error>)
         case callback(@Sendable (Result<T, any Error>) -> Void)
@@ -81,18 +84,19 @@
                 // Handed over by `deliverStored` once the worker has retired
                 // the job; the body goes with the job to the loop.
                 self.body = body
-                destination = .futureOutcome(future, result)
+                future._stageOutcome(result)
+                destination = .futureStaged(future)
             case let other:
                 destination = other
                 deliver(result)
             }
         case let .fail(error):
             guard body != nil else { return }
-            if case .futureOutcome = destination { return }
+            if case .futureStaged = destination { return }
             body = nil
             deliver(.failure(error))
         case .deliverStored:
-            guard case let .futureOutcome(future, _) = destination else { return }
+            guard case let .futureStaged(future) = destination else { return }
             // Unretained: the future, which `destination` holds, keeps its loop
             // alive, and the loop's reference count is shared by every thread
             // handing it work. The loop's queue then holds the job; nothing
@@ -101,9 +105,9 @@
             loop._withUnsafeGuaranteedRef { $0.execute(self, file: file, line: UInt(line)) }
         case .completeOnLoop:
             switch takeDestination() {
-            case let .futureOutcome(future, outcome):
+            case let .futureStaged(future):
                 body = nil
-                future._setResult(outcome)
+                future._completeWithStaged()
             case let other:
                 destination = other
             }
@@ -127,7 +131,8 @@
                 destination = .none
                 future._setResult(result)
             } else {
-                destination = .futureOutcome(future, result)
+                future._stageOutcome(result)
+                destination = .futureStaged(future)
                 loop.execute(self, file: file, line: UInt(line))
             }
         case let .continuation(continuation):
@@ -137,7 +142,7 @@
         case let .callback(callback):
             destination = .none
             callback(result)
-        case .futureOutcome, .none:
+        case .futureStaged, .none:
             break
         }
     }
