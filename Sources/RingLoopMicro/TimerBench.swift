@@ -36,6 +36,20 @@ enum TimerBench {
         var cases: [BenchCase] = []
         for (label, delayOf) in mixes {
             let group = "1M timers, delays \(label)"
+            cases.append(BenchCase(group: group, name: "RingLoop execute(at:)", operations: n) { n in
+                try await loop.submit {
+                    let remaining = LoopCounter(n)
+                    let promise = loop.makePromise(of: Void.self)
+                    let now = Deadline.now()
+                    for i in 0..<n {
+                        let delay = delayOf(i)
+                        loop.execute(at: now + .microseconds(delay)) {
+                            if remaining.decrement() { promise.succeed() }
+                        }
+                    }
+                    return promise.future
+                }.get().get()
+            })
             cases.append(BenchCase(group: group, name: "RingLoop schedule(at:)", operations: n) { n in
                 try await loop.submit {
                     let remaining = LoopCounter(n)

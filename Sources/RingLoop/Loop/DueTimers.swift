@@ -22,6 +22,9 @@ struct DueTimers {
     /// enough to cover a miss while a few timers fire, few enough that the
     /// nodes are still in cache when their turn comes.
     static let prefetchDistance = 8
+    /// How many entries ahead a closure entry's context is prefetched, its
+    /// slot having been prefetched `prefetchDistance` entries ahead.
+    static let contextPrefetchDistance = 4
 
     private var heap = TimerHeap()
     private var run = ContiguousArray<Entry>()
@@ -54,7 +57,10 @@ struct DueTimers {
 
     /// Takes every entry of `entries` (all due), which is left empty with its
     /// capacity: the run's previous buffer, for reuse.
-    mutating func adopt(_ entries: inout ContiguousArray<Entry>) {
+    ///
+    /// `closureSlots` is where the wheel's `TimerClosures` keeps its slots,
+    /// for prefetching closure entries (nil: they are not prefetched).
+    mutating func adopt(_ entries: inout ContiguousArray<Entry>, closureSlots: UnsafeRawPointer? = nil) {
         guard runIsEmpty else {
             // Only when the wheel drains a slot with the run unfinished,
             // which its callers never do; correct either way.
@@ -77,17 +83,23 @@ struct DueTimers {
         runHead = 0
         entries.removeAll(keepingCapacity: true)
         for index in 0..<min(Self.prefetchDistance, run.count) {
-            Self.prefetch(run[index])
+            Self.prefetch(run[index], closureSlots: closureSlots)
         }
     }
 
     /// Removes the earliest entry; the caller takes over its retain.
-    mutating func popTop() -> Entry {
+    /// `closureSlots` as for `adopt`.
+    mutating func popTop(closureSlots: UnsafeRawPointer? = nil) -> Entry {
         if !runIsEmpty, heap.top.map({ !$0.precedes(run[runHead]) }) ?? true {
             let entry = run[runHead]
             runHead += 1
             let ahead = runHead + Self.prefetchDistance - 1
-            if ahead < run.count { Self.prefetch(run[ahead]) }
+            if ahead < run.count { Self.prefetch(run[ahead], closureSlots: closureSlots) }
+            let near = runHead + Self.contextPrefetchDistance - 1
+            if near < run.count, run[near].isClosure, let closureSlots {
+                TimerClosures.prefetchContext(
+                    ofSlotAt: closureSlots + run[near].closureIndex &* TimerClosures.slotStride)
+            }
             if runIsEmpty { run.removeAll(keepingCapacity: true); runHead = 0 }
             return entry
         }
@@ -103,7 +115,7 @@ struct DueTimers {
         var kept = runHead
         for index in runHead..<run.count {
             let entry = run[index]
-            if entry.node._withUnsafeGuaranteedRef({ $0.isLive }) {
+            if entry.isLive {
                 run[kept] = entry
                 kept += 1
             } else {
@@ -137,11 +149,18 @@ struct DueTimers {
         spare = []
     }
 
-    /// Prefetches the first 64 bytes of the entry's node (two cache lines at
-    /// most, nodes being 16-byte aligned): the header, `TimerNode`'s flags
-    /// and the fields a subclass reads first when it fires.
+    /// Prefetches what firing the entry reads first. For a node, its first
+    /// 64 bytes (two cache lines at most, nodes being 16-byte aligned): the
+    /// header, `TimerNode`'s flags and the fields a subclass reads first
+    /// when it fires. For a closure, its slot in `closureSlots`.
     @inline(__always)
-    private static func prefetch(_ entry: Entry) {
+    private static func prefetch(_ entry: Entry, closureSlots: UnsafeRawPointer?) {
+        if entry.isClosure {
+            if let closureSlots {
+                ringloop_prefetch_for_write(closureSlots + entry.closureIndex &* TimerClosures.slotStride)
+            }
+            return
+        }
         let node = UnsafeRawPointer(entry.node.toOpaque())
         ringloop_prefetch_for_write(node)
         ringloop_prefetch_for_write(node + 63)

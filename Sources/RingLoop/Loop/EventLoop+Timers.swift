@@ -8,6 +8,40 @@ extension EventLoop {
         return insertTimer(node) ? node : nil
     }
 
+    /// Runs `body` on the loop at `deadline` (never before it): a
+    /// fire-and-forget timer, the loop's counterpart of
+    /// `DispatchQueue.asyncAfter`.
+    ///
+    /// Cheaper than `schedule(at:_:)`: the timer has no handle, no future and
+    /// no node of its own (its closure sits in the loop's timer wheel), so
+    /// it cannot be cancelled and nobody learns its outcome. If the loop
+    /// shuts down first, `body` is released without running; use
+    /// `schedule(at:_:)` when something must learn of that (its future fails
+    /// with `RingLoopError.shutDown`). Safe from any thread.
+    @inlinable
+    public func execute(at deadline: Deadline, _ body: @escaping @Sendable () -> Void) {
+        if inEventLoop {
+            insertTimer(at: deadline, body)
+        } else {
+            execute { self.insertTimer(at: deadline, body) }
+        }
+    }
+
+    /// Runs `body` on the loop once `delay` has passed; see `execute(at:_:)`.
+    @inlinable
+    public func execute(after delay: Duration, _ body: @escaping @Sendable () -> Void) {
+        execute(at: .now() + delay, body)
+    }
+
+    /// Puts a fire-and-forget timer in the wheel; dropped once the loop is
+    /// closing (like a node refused by `insertTimer(_:)`).
+    @usableFromInline
+    func insertTimer(at deadline: Deadline, _ body: @escaping () -> Void) {
+        preconditionInEventLoop()
+        guard state == .running else { return }
+        timers.insert(deadline: deadline, body)
+    }
+
     /// Puts `node` in the timer heap (a node cancelled before it got here is
     /// dropped). Returns false once the loop is closing.
     @usableFromInline
@@ -45,17 +79,28 @@ extension EventLoop {
         // Timers scheduled while firing wait for the next tick, even if due:
         // a timer that reschedules itself at "now" cannot starve the loop.
         let horizon = timers.sequenceHorizon
-        while var top = timers.popDue(now: now, horizon: horizon) {
-            // Asked before the assignment: evaluating `top.…` first holds a
-            // second reference.
-            let unobserved = isKnownUniquelyReferenced(&top)
-            top.firesUnobserved = unobserved
-            if let slowCallbacks {
-                let start = Deadline.now()
-                top.fire(true)
-                if slowCallbacks.report("timer", since: start) { counters.slowCallbacks &+= 1 }
-            } else {
-                top.fire(true)
+        while let due = timers.popDue(now: now, horizon: horizon) {
+            switch consume due {
+            case .node(var node):
+                // Asked before the assignment: evaluating `node.…` first
+                // holds a second reference.
+                let unobserved = isKnownUniquelyReferenced(&node)
+                node.firesUnobserved = unobserved
+                if let slowCallbacks {
+                    let start = Deadline.now()
+                    node.fire(true)
+                    if slowCallbacks.report("timer", since: start) { counters.slowCallbacks &+= 1 }
+                } else {
+                    node.fire(true)
+                }
+            case .closure(let body):
+                if let slowCallbacks {
+                    let start = Deadline.now()
+                    body()
+                    if slowCallbacks.report("timer", since: start) { counters.slowCallbacks &+= 1 }
+                } else {
+                    body()
+                }
             }
             freedBlockMerging.timerFired()
         }

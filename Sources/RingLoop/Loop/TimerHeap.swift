@@ -12,17 +12,69 @@ struct TimerHeap {
         var deadline: UInt64
         /// Tie-breaker: timers with equal deadlines fire in scheduling order.
         var sequence: UInt64
-        /// Retained on insert, released on removal.
-        var node: Unmanaged<TimerNode>
+        /// What fires: a retained `TimerNode`'s address (even: nodes are
+        /// 16-byte aligned), or a closure's index in a wheel's
+        /// `TimerClosures`, shifted left once and tagged with the low bit.
+        /// Either way the entry stays three plain words, cheap to sort and
+        /// cascade.
+        private var payload: UInt
+
+        /// An entry for a node; retained on insert, released on removal.
+        @inline(__always)
+        init(deadline: UInt64, sequence: UInt64, node: Unmanaged<TimerNode>) {
+            self.deadline = deadline
+            self.sequence = sequence
+            payload = UInt(bitPattern: node.toOpaque())
+        }
+
+        /// An entry for the closure at `closureIndex` in its wheel's
+        /// `TimerClosures` (which owns the closure).
+        @inline(__always)
+        init(deadline: UInt64, sequence: UInt64, closureIndex: Int) {
+            self.deadline = deadline
+            self.sequence = sequence
+            payload = UInt(truncatingIfNeeded: closureIndex) << 1 | 1
+        }
+
+        /// Whether the entry is a fire-and-forget closure, not a node.
+        @inline(__always)
+        var isClosure: Bool { payload & 1 != 0 }
+
+        /// The closure's index in `TimerClosures`; only for closure entries.
+        @inline(__always)
+        var closureIndex: Int {
+            assert(isClosure, "closure index of a node entry")
+            return Int(truncatingIfNeeded: payload >> 1)
+        }
+
+        /// The node; only for node entries.
+        @inline(__always)
+        var node: Unmanaged<TimerNode> {
+            assert(!isClosure, "node of a closure entry")
+            return Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: payload).unsafelyUnwrapped)
+        }
+
+        /// Whether the timer will still fire: a closure always (it cannot be
+        /// cancelled), a node until cancelled.
+        @inline(__always)
+        var isLive: Bool { isClosure || node._withUnsafeGuaranteedRef { $0.isLive } }
+
+        /// For dropping a dead (cancelled node) entry: releases the node.
+        func releaseDead() {
+            node._withUnsafeGuaranteedRef { $0.inHeap = false }
+            node.release()
+        }
 
         @inline(__always)
         func precedes(_ other: Entry) -> Bool {
             deadline != other.deadline ? deadline < other.deadline : sequence < other.sequence
         }
 
-        /// For removing every timer: takes over the entry's retain and, if
-        /// the node is live, marks it fired and appends it to `live`.
+        /// For removing every timer: takes over a node entry's retain and,
+        /// if the node is live, marks it fired and appends it to `live`.
+        /// A closure entry owns nothing: its wheel drops the closures.
         func remove(keepingLiveIn live: inout [TimerNode]) {
+            guard !isClosure else { return }
             let node = self.node.takeRetainedValue()
             node.inHeap = false
             if node.isLive {
@@ -137,10 +189,9 @@ struct TimerHeap {
     }
 
     private mutating func dropCancelledTop() {
-        while let top = entries.first, top.node._withUnsafeGuaranteedRef({ !$0.isLive }) {
+        while let top = entries.first, !top.isLive {
             removeTop()
-            top.node._withUnsafeGuaranteedRef { $0.inHeap = false }
-            top.node.release()
+            top.releaseDead()
             cancelled -= 1
         }
     }
@@ -157,11 +208,10 @@ struct TimerHeap {
         var kept = ContiguousArray<Entry>()
         kept.reserveCapacity(entries.count - cancelled)
         for entry in entries {
-            if entry.node._withUnsafeGuaranteedRef({ $0.isLive }) {
+            if entry.isLive {
                 kept.append(entry)
             } else {
-                entry.node._withUnsafeGuaranteedRef { $0.inHeap = false }
-                entry.node.release()
+                entry.releaseDead()
             }
         }
         entries = kept

@@ -46,6 +46,8 @@ struct TimerWheel {
     /// `due` earlier or equal ones.
     private var elapsed: UInt64
     private var due = DueTimers()
+    /// The fire-and-forget timers' closures, which their entries name.
+    private var closures = TimerClosures()
     /// A drained slot's entries, while they are re-placed.
     private var scratch = ContiguousArray<Entry>()
     /// Per slot, entries about to arrive in a cascade (zero between cascades).
@@ -87,6 +89,26 @@ struct TimerWheel {
         place(entry)
     }
 
+    /// Adds a fire-and-forget timer: `closure` runs at `deadline` (by
+    /// `popDue`), or is dropped by `removeAll`. It cannot be cancelled, so it
+    /// needs no node.
+    mutating func insert(deadline: Deadline, _ closure: @escaping () -> Void) {
+        let index = closures.add(closure)
+        let entry = Entry(deadline: deadline.uptimeNanoseconds, sequence: nextSequence, closureIndex: index)
+        nextSequence &+= 1
+        entries += 1
+        if entries > Self.burstEntries { hadBurst = true }
+        place(entry)
+    }
+
+    /// A timer whose time has come, as `popDue` hands it over.
+    enum Due {
+        /// A node, now marked fired; the caller fires it.
+        case node(TimerNode)
+        /// A fire-and-forget closure; the caller runs it.
+        case closure(() -> Void)
+    }
+
     /// Cancels `node` if it is still pending; its action is dropped. O(1) amortized.
     @discardableResult
     mutating func cancel(_ node: TimerNode) -> Bool {
@@ -121,18 +143,19 @@ struct TimerWheel {
 
     /// Removes and returns the earliest live timer if it is due at `now` and
     /// was inserted before `horizon`, advancing the wheel towards `now` as needed.
-    mutating func popDue(now: Deadline, horizon: UInt64) -> TimerNode? {
+    mutating func popDue(now: Deadline, horizon: UInt64) -> Due? {
         let target = now.uptimeNanoseconds >> Self.tickShift
         while true {
             dropCancelledTop()
             if let top = due.top {
                 guard top.deadline <= now.uptimeNanoseconds, top.sequence < horizon else { return nil }
-                _ = due.popTop()
+                _ = due.popTop(closureSlots: closures.baseAddress)
                 entries -= 1
+                if top.isClosure { return .closure(closures.take(top.closureIndex)) }
                 let node = top.node.takeRetainedValue()
                 node.inHeap = false
                 node.isLive = false
-                return node
+                return .node(node)
             }
             guard advanceOneSlot(to: target) else {
                 if entries == 0 && hadBurst { releaseBurstBuffers() }
@@ -141,9 +164,11 @@ struct TimerWheel {
         }
     }
 
-    /// Removes every timer, returning the live ones (now marked fired) in no
-    /// particular order.
-    mutating func removeAll() -> [TimerNode] {
+    /// Removes every timer, returning the live nodes (now marked fired) in no
+    /// particular order, and the fire-and-forget closures, which the caller
+    /// releases unrun once the wheel is no longer being written (their
+    /// captures' deinits may schedule timers).
+    mutating func removeAll() -> (nodes: [TimerNode], closures: ContiguousArray<TimerClosures.Slot>) {
         var live = due.removeAll()
         for index in slots.indices {
             for entry in slots[index] { entry.remove(keepingLiveIn: &live) }
@@ -152,12 +177,12 @@ struct TimerWheel {
         for level in occupied.indices { occupied[level] = 0 }
         entries = 0
         cancelled = 0
-        return live
+        return (live, closures.removeAll())
     }
 
     /// Capacity of every buffer the wheel holds, in entries (tests).
     var bufferCapacity: Int {
-        slots.reduce(0) { $0 + $1.capacity } + scratch.capacity + due.bufferCapacity
+        slots.reduce(0) { $0 + $1.capacity } + scratch.capacity + due.bufferCapacity + closures.bufferCapacity
     }
 
     /// With no timer left after a burst: every buffer goes back to malloc.
@@ -165,6 +190,7 @@ struct TimerWheel {
         for index in slots.indices where slots[index].capacity > 0 { slots[index] = [] }
         scratch = []
         due.releaseBuffers()
+        closures.releaseBuffers()
         hadBurst = false
     }
 
@@ -190,7 +216,7 @@ struct TimerWheel {
         swap(&scratch, &slots[index])
         if level == 0 {
             // Every entry's tick is `start`, now `elapsed`: all are due.
-            due.adopt(&scratch)
+            due.adopt(&scratch, closureSlots: closures.baseAddress)
         } else {
             reserveDestinations(of: scratch)
             for entry in scratch { place(entry) }
@@ -245,10 +271,9 @@ struct TimerWheel {
     }
 
     private mutating func dropCancelledTop() {
-        while let top = due.top, top.node._withUnsafeGuaranteedRef({ !$0.isLive }) {
+        while let top = due.top, !top.isLive {
             _ = due.popTop()
-            top.node._withUnsafeGuaranteedRef { $0.inHeap = false }
-            top.node.release()
+            top.releaseDead()
             entries -= 1
             cancelled -= 1
         }
@@ -260,7 +285,7 @@ struct TimerWheel {
         let removedFromHeap = due.removeDead(into: &dead) - dead.count
         for index in slots.indices where !slots[index].isEmpty {
             slots[index].removeAll { entry in
-                let isDead = entry.node._withUnsafeGuaranteedRef { !$0.isLive }
+                let isDead = !entry.isLive
                 if isDead { dead.append(entry.node) }
                 return isDead
             }

@@ -1,6 +1,22 @@
 import Testing
 @testable import RingLoop
 
+extension TimerWheel.Due {
+    /// The node, in tests that schedule only nodes.
+    var node: TimerNode {
+        guard case .node(let node) = self else { preconditionFailure("a closure timer where a node was expected") }
+        return node
+    }
+
+    /// Fires the timer as the loop's tick does.
+    func fire(_ fired: Bool) {
+        switch self {
+        case .node(let node): node.fire(fired)
+        case .closure(let body): body()
+        }
+    }
+}
+
 /// The timing wheel as a plain value, driven by a fake clock: no loop, no sleeping.
 @Suite("TimerWheel")
 struct TimerWheelTests {
@@ -30,9 +46,9 @@ struct TimerWheelTests {
     static func fireDue(_ wheel: inout TimerWheel, at now: UInt64, log: Log) -> [Int] {
         let before = log.fired.count
         let horizon = wheel.sequenceHorizon
-        while let node = wheel.popDue(now: Deadline(uptimeNanoseconds: now), horizon: horizon) {
-            #expect(node.deadline.uptimeNanoseconds <= now, "fired early")
-            node.fire(true)
+        while let due = wheel.popDue(now: Deadline(uptimeNanoseconds: now), horizon: horizon) {
+            #expect(due.node.deadline.uptimeNanoseconds <= now, "fired early")
+            due.fire(true)
         }
         return Array(log.ids[before...])
     }
@@ -119,7 +135,7 @@ struct TimerWheelTests {
         #expect(wheel.count == 3)
         Self.fireDue(&wheel, at: UInt64.max - 1, log: log)
         #expect(log.ids == [2, 1])
-        let rest = wheel.removeAll()
+        let rest = wheel.removeAll().nodes
         #expect(rest.count == 1)
         #expect(rest.allSatisfy { !$0.isLive })
         #expect(wheel.isEmpty)
