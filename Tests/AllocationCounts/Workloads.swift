@@ -14,6 +14,7 @@ enum Workloads {
         results.append(("execute", try onLoop(loop) { try await execute(iterations: iterations, on: loop) }))
         results.append(("future_map", try onLoop(loop) { try await futureMap(iterations: iterations, on: loop) }))
         results.append(("timer_schedule_fire", try onLoop(loop) { try await timers(iterations: iterations, on: loop) }))
+        results.append(("timer_execute_fire", try onLoop(loop) { try await fireAndForgetTimers(iterations: iterations, on: loop) }))
         results.append(("lock_unlock", try onLoop(loop) { try await lockUnlock(iterations: iterations) }))
         results.append(("lock_handoff", try onLoop(loop) { try await lockHandOff(iterations: iterations, on: loop) }))
         results.append(("queue_put_get", try onLoop(loop) { try await queuePutGet(iterations: iterations) }))
@@ -135,6 +136,21 @@ enum Workloads {
                 var last: Scheduled<Void>?
                 for _ in batch..<min(batch + 100, iterations) { last = loop.schedule(after: .zero) { counter.value &+= 1 } }
                 try await last?.future.get()
+            }
+        }
+    }
+
+    /// Fire-and-forget timers (`execute(after:)`), in batches of 100 whose
+    /// last one completes a promise to wait on.
+    private static func fireAndForgetTimers(iterations: Int, on loop: EventLoop) async throws -> Int {
+        let counter = LoopCounter()
+        return try await counted {
+            for batch in stride(from: 0, to: iterations, by: 100) {
+                let end = min(batch + 100, iterations)
+                for _ in batch..<end - 1 { loop.execute(after: .zero) { counter.value &+= 1 } }
+                let promise = loop.makePromise(of: Void.self)
+                loop.execute(after: .zero) { promise.succeed() }
+                try await promise.future.get()
             }
         }
     }

@@ -49,7 +49,11 @@ struct TimerClosures {
     /// Removes and returns the closure at `index`, freeing its slot.
     @inline(__always)
     mutating func take(_ index: Int) -> Closure {
-        let closure = slots[index].closure.take().unsafelyUnwrapped
+        // Not `Optional.take()` nor `unsafelyUnwrapped`: through those
+        // generics the closure was wrapped in reabstraction thunks, two heap
+        // blocks per timer.
+        guard let closure = slots[index].closure else { preconditionFailure("RingLoop: timer closure slot \(index) is free") }
+        slots[index].closure = nil
         freeSlots.append(UInt32(truncatingIfNeeded: index))
         return closure
     }
