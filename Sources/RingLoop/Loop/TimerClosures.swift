@@ -52,8 +52,16 @@ struct TimerClosures {
         // Not `Optional.take()` nor `unsafelyUnwrapped`: through those
         // generics the closure was wrapped in reabstraction thunks, two heap
         // blocks per timer.
-        guard let closure = slots[index].closure else { preconditionFailure("RingLoop: timer closure slot \(index) is free") }
-        slots[index].closure = nil
+        // Moved out of the buffer, not copied then overwritten with nil: a
+        // copy would retain the context and the overwrite release it again.
+        precondition(index >= 0 && index < slots.count, "RingLoop: timer closure slot \(index) out of range")
+        let slot = slots.withUnsafeMutableBufferPointer { buffer in
+            let element = buffer.baseAddress.unsafelyUnwrapped + index
+            let slot = element.move()
+            element.initialize(to: Slot(closure: nil))
+            return slot
+        }
+        guard let closure = slot.closure else { preconditionFailure("RingLoop: timer closure slot \(index) is free") }
         freeSlots.append(UInt32(truncatingIfNeeded: index))
         return closure
     }
