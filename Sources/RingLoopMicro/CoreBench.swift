@@ -47,31 +47,11 @@ enum CoreBench {
                     for _ in 0..<n { queue.async { if remaining.decrement() { c.resume() } } }
                 }
             },
-            BenchCase(group: "timer schedule+fire", name: "RingLoop execute(at:)", operations: 200_000) { n in
-                try await loop.submit {
-                    let remaining = Counter(n)
-                    let promise = loop.makePromise(of: Void.self)
-                    let now = Deadline.now()
-                    for i in 0..<n {
-                        loop.execute(at: now + .microseconds(i % 5_000)) {
-                            if remaining.decrement() { promise.succeed() }
-                        }
-                    }
-                    return promise.future
-                }.get().get()
+            BenchCase(group: "timer schedule+fire", name: RingLoopTimer.execute.name, operations: 200_000) { n in
+                try await RingLoopTimer.execute.run(n, countdown: Counter(n)) { $0 % 5_000 }
             },
-            BenchCase(group: "timer schedule+fire", name: "RingLoop schedule(at:)", operations: 200_000) { n in
-                try await loop.submit {
-                    let remaining = Counter(n)
-                    let promise = loop.makePromise(of: Void.self)
-                    let now = Deadline.now()
-                    for i in 0..<n {
-                        loop.schedule(at: now + .microseconds(i % 5_000)) {
-                            if remaining.decrement() { promise.succeed() }
-                        }
-                    }
-                    return promise.future
-                }.get().get()
+            BenchCase(group: "timer schedule+fire", name: RingLoopTimer.schedule.name, operations: 200_000) { n in
+                try await RingLoopTimer.schedule.run(n, countdown: Counter(n)) { $0 % 5_000 }
             },
             BenchCase(group: "timer schedule+fire", name: "DispatchQueue.asyncAfter", operations: 200_000) { n in
                 let queue = DispatchQueue(label: "bench")

@@ -36,34 +36,11 @@ enum TimerBench {
         var cases: [BenchCase] = []
         for (label, delayOf) in mixes {
             let group = "1M timers, delays \(label)"
-            cases.append(BenchCase(group: group, name: "RingLoop execute(at:)", operations: n) { n in
-                try await loop.submit {
-                    let remaining = LoopCounter(n)
-                    let promise = loop.makePromise(of: Void.self)
-                    let now = Deadline.now()
-                    for i in 0..<n {
-                        let delay = delayOf(i)
-                        loop.execute(at: now + .microseconds(delay)) {
-                            if remaining.decrement() { promise.succeed() }
-                        }
-                    }
-                    return promise.future
-                }.get().get()
-            })
-            cases.append(BenchCase(group: group, name: "RingLoop schedule(at:)", operations: n) { n in
-                try await loop.submit {
-                    let remaining = LoopCounter(n)
-                    let promise = loop.makePromise(of: Void.self)
-                    let now = Deadline.now()
-                    for i in 0..<n {
-                        let delay = delayOf(i)
-                        loop.schedule(at: now + .microseconds(delay)) {
-                            if remaining.decrement() { promise.succeed() }
-                        }
-                    }
-                    return promise.future
-                }.get().get()
-            })
+            for kind in RingLoopTimer.allCases {
+                cases.append(BenchCase(group: group, name: kind.name, operations: n) { n in
+                    try await kind.run(n, countdown: LoopCounter(n), delayMicroseconds: delayOf)
+                })
+            }
             cases.append(BenchCase(group: group, name: "DispatchQueue.asyncAfter", operations: n) { n in
                 let queue = DispatchQueue(label: "bench")
                 await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
@@ -81,5 +58,52 @@ enum TimerBench {
             })
         }
         return cases
+    }
+}
+
+/// A countdown that a benchmark's last callback finds at zero.
+protocol Countdown: Sendable {
+    /// Returns true when it reaches zero.
+    func decrement() -> Bool
+}
+
+extension LoopCounter: Countdown {}
+extension Counter: Countdown {}
+
+/// The two ways a RingLoop timer case arms its timers.
+enum RingLoopTimer: CaseIterable {
+    /// `execute(at:)`: fire-and-forget, the closure kept in the wheel.
+    case execute
+    /// `schedule(at:)`: a timer node behind a `Scheduled` handle.
+    case schedule
+
+    var name: String {
+        switch self {
+        case .execute: "RingLoop execute(at:)"
+        case .schedule: "RingLoop schedule(at:)"
+        }
+    }
+
+    /// Arms `n` timers from the loop, the i-th `delayMicroseconds(i)` after
+    /// now, and returns once the last of them has fired. Generic over the
+    /// countdown so that each timer's closure calls it directly.
+    func run<C: Countdown>(
+        _ n: Int, countdown: C, delayMicroseconds: @escaping @Sendable (Int) -> Int
+    ) async throws {
+        let loop = CoreBench.loop
+        try await loop.submit {
+            let promise = loop.makePromise(of: Void.self)
+            let now = Deadline.now()
+            for i in 0..<n {
+                let deadline = now + .microseconds(delayMicroseconds(i))
+                switch self {
+                case .execute:
+                    loop.execute(at: deadline) { if countdown.decrement() { promise.succeed() } }
+                case .schedule:
+                    loop.schedule(at: deadline) { if countdown.decrement() { promise.succeed() } }
+                }
+            }
+            return promise.future
+        }.get().get()
     }
 }
