@@ -102,13 +102,20 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
     @usableFromInline
     nonisolated(nonsending) func acquireSlowly(deadline: Deadline) async throws {
         let node = spareNode.take() ?? Node(())
-        defer { spareNode.recycle(node, timed: deadline != .distantFuture) }
-        try await suspend(node, deadline: deadline) { node, _ in
-            admit(node)
-        } handBack: { _ in
-            _ = release(1, operation: "AsyncSemaphore.acquire")
-            return true
+        let timed = deadline != .distantFuture
+        do {
+            try await suspend(node, deadline: deadline) { node, _ in
+                admit(node)
+            } handBack: { _ in
+                _ = release(1, operation: "AsyncSemaphore.acquire")
+                return true
+            }
+        } catch {
+            spareNode.recycle(node, timed: timed)
+            throw error
         }
+        // Not in a `defer`: the node is handed over, not retained again.
+        spareNode.recycle(node, timed: timed)
     }
 
     /// The future-returning form of `acquire`: succeeds on `loop` holding a
@@ -155,20 +162,30 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
     /// exceed the limit.
     func release(_ count: Int, operation: String) -> RingLoopError? {
         precondition(count >= 0, "AsyncSemaphore: cannot release a negative count")
-        var wakeups = Wakeups()
         stateLock.lock()
         if let limit, count > limit - permits {
             stateLock.unlock()
             return .overReleased(operation: operation)
         }
+        // The first waiter is resumed directly (specialized, borrowed), the
+        // others (a release of several permits) through `Wakeups`, in order.
+        var first: Unmanaged<Node>?
+        var wakeups = Wakeups()
         var remaining = count
-        while remaining > 0, let node = waiters.popFirst() {
+        if remaining > 0, let node = waiters.popFirst() {
             node.setOutcome(.success(()))
-            wakeups.append(consume node)
+            first = Unmanaged.passRetained(node)
             remaining -= 1
+            while remaining > 0, let node = waiters.popFirst() {
+                node.setOutcome(.success(()))
+                wakeups.append(node)
+                remaining -= 1
+            }
         }
-        permits += remaining
+        // Not `+= 0`: every write of `permits` also stores `permitsHint`.
+        if remaining > 0 { permits += remaining }
         stateLock.unlock()
+        first?.resumeAndRelease()
         wakeups.perform()
         return nil
     }

@@ -144,12 +144,25 @@ enum WithdrawReason: Sendable {
     }
 }
 
+extension Unmanaged {
+    /// Resumes a waiter handed over retained (popped from its queue, with
+    /// `stateLock` released), then releases it: borrowing it for the call
+    /// spares the retain/release pair a strong reference gets around it.
+    @inlinable
+    func resumeAndRelease<Value, Payload>() where Instance == Waiter<Value, Payload> {
+        _withUnsafeGuaranteedRef { $0.resumeNow() }
+        release()
+    }
+}
+
 /// Waiters completed under a primitive's lock, resumed after it is released
 /// (never resume a continuation or run a promise's callbacks under a lock).
 @usableFromInline
 struct Wakeups: ~Copyable {
     @usableFromInline var first: WaiterNode?
-    @usableFromInline var more: [WaiterNode] = []
+    /// Waiters after the first; nil (not an empty array, whose storage would
+    /// still be released) until a second one comes.
+    @usableFromInline var more: [WaiterNode]?
 
     @inlinable
     init() {}
@@ -158,16 +171,26 @@ struct Wakeups: ~Copyable {
     mutating func append(_ node: consuming WaiterNode) {
         if first == nil {
             first = node
+        } else if more == nil {
+            more = [node]
         } else {
-            more.append(node)
+            more!.append(node)
         }
     }
 
-    /// Resumes every waiter, in completion order.
-    @inlinable
+    /// Resumes every waiter, in completion order. Inlined down to a nil
+    /// check: most calls have nothing to resume (a waiter that queued).
+    @inlinable @inline(__always)
     consuming func perform() {
+        if first != nil { resumeAll() }
+    }
+
+    @usableFromInline
+    consuming func resumeAll() {
         guard let first = first.take() else { return }
         first.resume()
-        for node in more { node.resume() }
+        if let more = more.take() {
+            for node in more { node.resume() }
+        }
     }
 }

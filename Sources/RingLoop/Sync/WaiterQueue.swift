@@ -56,11 +56,14 @@ struct WaiterQueue<Node: WaiterNode> {
     @inlinable
     mutating func append(_ node: Node) {
         precondition(node.queueTag == 0, "RingLoop: a waiter is already queued")
+        // A node in no queue has no successor: `popFirst` and `remove` clear
+        // it (storing nil again would still cost a release call).
+        assert(node.next == nil, "RingLoop: an unqueued waiter still has a successor")
         node.queueTag = tag
-        node.next = nil
         node.previous = tail
-        if let tail {
-            tail.next = node
+        if let tail = Unmanaged<Node>.fromOptionalUnowned(tail) {
+            // Borrowed, not retained: the chain keeps the tail alive.
+            tail._withUnsafeGuaranteedRef { $0.next = node }
         } else {
             head = node
         }
@@ -105,5 +108,15 @@ struct WaiterQueue<Node: WaiterNode> {
         node.previous = nil
         node.queueTag = 0
         count -= 1
+    }
+}
+
+extension Unmanaged {
+    /// An `unowned(unsafe)` reference as `Unmanaged`, without the retain a
+    /// strong copy would take.
+    @inlinable @inline(__always)
+    static func fromOptionalUnowned(_ reference: Instance?) -> Unmanaged? {
+        guard let reference else { return nil }
+        return Unmanaged.passUnretained(reference)
     }
 }
