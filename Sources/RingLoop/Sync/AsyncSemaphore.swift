@@ -107,7 +107,7 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
             try await suspend(node, deadline: deadline) { node, _ in
                 admit(node)
             } handBack: { _ in
-                _ = release(1, operation: "AsyncSemaphore.acquire")
+                releaseOne()
                 return true
             }
         } catch {
@@ -127,7 +127,11 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
 
     /// Returns `count` permits, handing each to the longest waiter if any.
     public func release(_ count: Int = 1) {
-        _ = release(count, operation: "AsyncSemaphore.release")
+        if count == 1 {
+            releaseOne()
+        } else {
+            _ = release(count, operation: "AsyncSemaphore.release")
+        }
     }
 
     /// Runs `body` holding a permit, and returns the permit however it ends.
@@ -155,7 +159,30 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
     /// Returns the permit of a `withPermit` (never over the limit).
     @usableFromInline
     func releaseHeld() {
-        _ = release(1, operation: "AsyncSemaphore.withPermit")
+        releaseOne()
+    }
+
+    /// `release(1, operation:)` without its error: returns one permit, handing
+    /// it to the longest waiter if any; returns false (releasing nothing)
+    /// when that would exceed the limit. The common release, kept apart from
+    /// the general loop: it resumes the waiter directly, specialized, and
+    /// carries no operation name or optional error to build and drop.
+    @discardableResult
+    func releaseOne() -> Bool {
+        stateLock.lock()
+        if let limit, permits >= limit {
+            stateLock.unlock()
+            return false
+        }
+        guard let next = waiters.popFirst() else {
+            permits += 1
+            stateLock.unlock()
+            return true
+        }
+        next.setOutcome(.success(()))
+        stateLock.unlock()
+        Unmanaged.passRetained(consume next).resumeAndRelease()
+        return true
     }
 
     /// Returns `count` permits; fails (releasing nothing) when that would
