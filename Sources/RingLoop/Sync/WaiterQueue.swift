@@ -36,8 +36,10 @@ struct WaiterQueue<Node: WaiterNode> {
     @usableFromInline let tag: UInt8
     @usableFromInline var count = 0
     @usableFromInline var head: Node?
-    /// Unowned: the tail is linked, so kept alive by the chain from `head`.
-    @usableFromInline unowned(unsafe) var tail: Node?
+    /// Unretained: the tail is linked, so kept alive by the chain from
+    /// `head`. `Unmanaged` rather than `unowned(unsafe)`: binding the latter
+    /// to a local takes a strong reference (a retain/release pair per append).
+    @usableFromInline var tail: Unmanaged<Node>?
 
     @inlinable
     init(tag: UInt8) {
@@ -60,14 +62,17 @@ struct WaiterQueue<Node: WaiterNode> {
         // it (storing nil again would still cost a release call).
         assert(node.next == nil, "RingLoop: an unqueued waiter still has a successor")
         node.queueTag = tag
-        node.previous = tail
-        if let tail = Unmanaged<Node>.fromOptionalUnowned(tail) {
+        if let tail {
             // Borrowed, not retained: the chain keeps the tail alive.
-            tail._withUnsafeGuaranteedRef { $0.next = node }
+            tail._withUnsafeGuaranteedRef { tail in
+                node.previous = tail
+                tail.next = node
+            }
         } else {
+            node.previous = nil
             head = node
         }
-        tail = node
+        tail = Unmanaged.passUnretained(node)
         count += 1
     }
 
@@ -102,21 +107,11 @@ struct WaiterQueue<Node: WaiterNode> {
         if let next {
             next.previous = node.previous
         } else {
-            tail = node.previous.map { unsafeDowncast($0, to: Node.self) }
+            tail = node.previous.map { Unmanaged.passUnretained(unsafeDowncast($0, to: Node.self)) }
         }
         node.next = nil
         node.previous = nil
         node.queueTag = 0
         count -= 1
-    }
-}
-
-extension Unmanaged {
-    /// An `unowned(unsafe)` reference as `Unmanaged`, without the retain a
-    /// strong copy would take.
-    @inlinable @inline(__always)
-    static func fromOptionalUnowned(_ reference: Instance?) -> Unmanaged? {
-        guard let reference else { return nil }
-        return Unmanaged.passUnretained(reference)
     }
 }
