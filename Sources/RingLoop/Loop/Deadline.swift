@@ -10,6 +10,7 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
     /// Nanoseconds on `CLOCK_MONOTONIC`.
     public var uptimeNanoseconds: UInt64
 
+    @inlinable
     public init(uptimeNanoseconds: UInt64) { self.uptimeNanoseconds = uptimeNanoseconds }
 
     /// The current time.
@@ -21,7 +22,12 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
     }
 
     /// A deadline that never passes.
-    public static let distantFuture = Deadline(uptimeNanoseconds: UInt64.max)
+    ///
+    /// Computed and inlinable rather than a `static let`: a global read from
+    /// another module goes through its lazy-initialization check
+    /// (`swift_once`) on every wait, and waits compare against it.
+    @inlinable
+    public static var distantFuture: Deadline { Deadline(uptimeNanoseconds: UInt64.max) }
 
     /// A deadline that has always passed.
     public static let distantPast = Deadline(uptimeNanoseconds: 0)

@@ -105,13 +105,20 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
     @usableFromInline
     nonisolated(nonsending) func lockSlowly(deadline: Deadline) async throws {
         let node = spareNode.take() ?? Node(nil)
-        defer { spareNode.recycle(node, timed: deadline != .distantFuture) }
-        try await suspend(node, deadline: deadline) { node, _ in
-            admit(node)
-        } handBack: { _ in
-            release()
-            return true
+        let timed = deadline != .distantFuture
+        do {
+            try await suspend(node, deadline: deadline) { node, _ in
+                admit(node)
+            } handBack: { _ in
+                release()
+                return true
+            }
+        } catch {
+            spareNode.recycle(node, timed: timed)
+            throw error
         }
+        // Not in a `defer`: the node is handed over, not retained again.
+        spareNode.recycle(node, timed: timed)
     }
 
     /// Acquires the lock from callback code: the future (on `loop`) succeeds
@@ -126,15 +133,14 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
     /// any thread.
     /// - Throws: `RingLoopError.notLocked` if the lock is not held.
     public func unlock() throws(RingLoopError) {
-        var wakeups = Wakeups()
         stateLock.lock()
         guard locked else {
             stateLock.unlock()
             throw .notLocked(operation: "AsyncLock.unlock")
         }
-        releaseLocked(into: &wakeups)
+        let next = handOffLocked()
         stateLock.unlock()
-        wakeups.perform()
+        next?.resumeAndRelease()
     }
 
     /// Runs `body` holding the lock, and releases it however `body` ends.
@@ -183,11 +189,10 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
     /// Releases a lock known to be held (by `withLock`).
     @usableFromInline
     func release() {
-        var wakeups = Wakeups()
         stateLock.lock()
-        releaseLocked(into: &wakeups)
+        let next = handOffLocked()
         stateLock.unlock()
-        wakeups.perform()
+        next?.resumeAndRelease()
     }
 
     /// Gives the lock to `node` if it is free, else queues it (FIFO). The node
@@ -203,12 +208,24 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
 
     /// Hands the (held) lock to the first waiter, or frees it.
     func releaseLocked(into wakeups: inout Wakeups) {
-        if let next = waiters.popFirst() {
-            next.setOutcome(next.payload.map { .failure($0) } ?? .success(()))
-            wakeups.append(consume next)
-        } else {
+        if let next = handOffLocked() { wakeups.append(next.takeRetainedValue()) }
+    }
+
+    /// Hands the (held) lock to the first waiter and returns it (retained),
+    /// to resume (`resumeAndRelease`) once `stateLock` is released; or frees
+    /// the lock. The direct, specialized resumption spares `unlock()` the
+    /// type-erased `Wakeups` path (an indirect call, and retain/release pairs).
+    private func handOffLocked() -> Unmanaged<Node>? {
+        guard let next = waiters.popFirst() else {
             locked = false
+            return nil
         }
+        if let error = next.payload {
+            next.setOutcome(.failure(error))
+        } else {
+            next.setOutcome(.success(()))
+        }
+        return Unmanaged.passRetained(next)
     }
 
     /// Whether the lock is held (`stateLock` held).

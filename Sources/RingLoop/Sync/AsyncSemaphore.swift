@@ -102,13 +102,20 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
     @usableFromInline
     nonisolated(nonsending) func acquireSlowly(deadline: Deadline) async throws {
         let node = spareNode.take() ?? Node(())
-        defer { spareNode.recycle(node, timed: deadline != .distantFuture) }
-        try await suspend(node, deadline: deadline) { node, _ in
-            admit(node)
-        } handBack: { _ in
-            _ = release(1, operation: "AsyncSemaphore.acquire")
-            return true
+        let timed = deadline != .distantFuture
+        do {
+            try await suspend(node, deadline: deadline) { node, _ in
+                admit(node)
+            } handBack: { _ in
+                releaseOne()
+                return true
+            }
+        } catch {
+            spareNode.recycle(node, timed: timed)
+            throw error
         }
+        // Not in a `defer`: the node is handed over, not retained again.
+        spareNode.recycle(node, timed: timed)
     }
 
     /// The future-returning form of `acquire`: succeeds on `loop` holding a
@@ -120,7 +127,11 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
 
     /// Returns `count` permits, handing each to the longest waiter if any.
     public func release(_ count: Int = 1) {
-        _ = release(count, operation: "AsyncSemaphore.release")
+        if count == 1 {
+            releaseOne()
+        } else {
+            _ = release(count, operation: "AsyncSemaphore.release")
+        }
     }
 
     /// Runs `body` holding a permit, and returns the permit however it ends.
@@ -148,27 +159,60 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
     /// Returns the permit of a `withPermit` (never over the limit).
     @usableFromInline
     func releaseHeld() {
-        _ = release(1, operation: "AsyncSemaphore.withPermit")
+        releaseOne()
+    }
+
+    /// `release(1, operation:)` without its error: returns one permit, handing
+    /// it to the longest waiter if any; returns false (releasing nothing)
+    /// when that would exceed the limit. The common release, kept apart from
+    /// the general loop: it resumes the waiter directly, specialized, and
+    /// carries no operation name or optional error to build and drop.
+    @discardableResult
+    func releaseOne() -> Bool {
+        stateLock.lock()
+        if let limit, permits >= limit {
+            stateLock.unlock()
+            return false
+        }
+        guard let next = waiters.popFirst() else {
+            permits += 1
+            stateLock.unlock()
+            return true
+        }
+        next.setOutcome(.success(()))
+        stateLock.unlock()
+        Unmanaged.passRetained(consume next).resumeAndRelease()
+        return true
     }
 
     /// Returns `count` permits; fails (releasing nothing) when that would
     /// exceed the limit.
     func release(_ count: Int, operation: String) -> RingLoopError? {
         precondition(count >= 0, "AsyncSemaphore: cannot release a negative count")
-        var wakeups = Wakeups()
         stateLock.lock()
         if let limit, count > limit - permits {
             stateLock.unlock()
             return .overReleased(operation: operation)
         }
+        // The first waiter is resumed directly (specialized, borrowed), the
+        // others (a release of several permits) through `Wakeups`, in order.
+        var first: Unmanaged<Node>?
+        var wakeups = Wakeups()
         var remaining = count
-        while remaining > 0, let node = waiters.popFirst() {
+        if remaining > 0, let node = waiters.popFirst() {
             node.setOutcome(.success(()))
-            wakeups.append(consume node)
+            first = Unmanaged.passRetained(node)
             remaining -= 1
+            while remaining > 0, let node = waiters.popFirst() {
+                node.setOutcome(.success(()))
+                wakeups.append(node)
+                remaining -= 1
+            }
         }
-        permits += remaining
+        // Not `+= 0`: every write of `permits` also stores `permitsHint`.
+        if remaining > 0 { permits += remaining }
         stateLock.unlock()
+        first?.resumeAndRelease()
         wakeups.perform()
         return nil
     }

@@ -83,7 +83,8 @@ enum WithdrawReason: Sendable {
 /// A suspended call waiting for a `Value` (the lock, a permit, an item…),
 /// carrying what its primitive needs to know about it (`payload`: permits
 /// requested, the item to put…).
-// Safe to share: as `WaiterNode`; `payload`, `resumer` and `outcome` follow
+// Safe to share: as `WaiterNode`; `payload`, `continuation`, `promise` and
+// `outcome` follow
 // the same rule (owner's lock, then the single `resume()`).
 @usableFromInline final class Waiter<Value: Sendable, Payload>: WaiterNode, @unchecked Sendable {
     /// How the waiter is resumed: the suspended task, or a promise for the
@@ -95,7 +96,11 @@ enum WithdrawReason: Sendable {
     }
 
     @usableFromInline @exclusivity(unchecked) var payload: Payload
-    @usableFromInline @exclusivity(unchecked) var resumer: Resumer?
+    /// How to resume (`Resumer`), one of the two set for a wait: as two
+    /// fields rather than an optional enum, setting and taking the
+    /// continuation (a trivial value) costs no outlined copy or destroy.
+    @usableFromInline @exclusivity(unchecked) var continuation: UnsafeContinuation<Value, any Error>?
+    @usableFromInline @exclusivity(unchecked) var promise: Promise<Value>?
     @usableFromInline @exclusivity(unchecked) var outcome: Result<Value, any Error>?
 
     @inlinable
@@ -107,7 +112,10 @@ enum WithdrawReason: Sendable {
     /// Sets how to resume (under the owner's lock, before admission).
     @inlinable
     func setResumer(_ resumer: Resumer) {
-        self.resumer = resumer
+        switch resumer {
+        case let .continuation(continuation): self.continuation = continuation
+        case let .promise(promise): self.promise = promise
+        }
     }
 
     /// Completes the waiter (under the owner's lock; it must be out of every
@@ -134,13 +142,25 @@ enum WithdrawReason: Sendable {
     @inlinable
     func resumeNow() {
         if let timer = timer.take() { timer.cancel() }
-        guard let resumer = resumer.take(), let outcome = outcome.take() else { return }
-        switch resumer {
-        case let .continuation(continuation):
+        if let continuation = continuation.take() {
+            guard let outcome = outcome.take() else { return }
             tsanRelease(self)
             continuation.resume(with: outcome)
-        case let .promise(promise): promise.complete(outcome)
+        } else if let promise = promise.take() {
+            guard let outcome = outcome.take() else { return }
+            promise.complete(outcome)
         }
+    }
+}
+
+extension Unmanaged {
+    /// Resumes a waiter handed over retained (popped from its queue, with
+    /// `stateLock` released), then releases it: borrowing it for the call
+    /// spares the retain/release pair a strong reference gets around it.
+    @inlinable
+    func resumeAndRelease<Value, Payload>() where Instance == Waiter<Value, Payload> {
+        _withUnsafeGuaranteedRef { $0.resumeNow() }
+        release()
     }
 }
 
@@ -149,7 +169,9 @@ enum WithdrawReason: Sendable {
 @usableFromInline
 struct Wakeups: ~Copyable {
     @usableFromInline var first: WaiterNode?
-    @usableFromInline var more: [WaiterNode] = []
+    /// Waiters after the first; nil (not an empty array, whose storage would
+    /// still be released) until a second one comes.
+    @usableFromInline var more: [WaiterNode]?
 
     @inlinable
     init() {}
@@ -158,16 +180,26 @@ struct Wakeups: ~Copyable {
     mutating func append(_ node: consuming WaiterNode) {
         if first == nil {
             first = node
+        } else if more == nil {
+            more = [node]
         } else {
-            more.append(node)
+            more!.append(node)
         }
     }
 
-    /// Resumes every waiter, in completion order.
-    @inlinable
+    /// Resumes every waiter, in completion order. Inlined down to a nil
+    /// check: most calls have nothing to resume (a waiter that queued).
+    @inlinable @inline(__always)
     consuming func perform() {
+        if first != nil { resumeAll() }
+    }
+
+    @usableFromInline
+    consuming func resumeAll() {
         guard let first = first.take() else { return }
         first.resume()
-        for node in more { node.resume() }
+        if let more = more.take() {
+            for node in more { node.resume() }
+        }
     }
 }

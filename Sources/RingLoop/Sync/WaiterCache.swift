@@ -46,10 +46,10 @@ struct WaiterCache<Node: WaiterNode>: ~Copyable {
     /// it any more; `timed` says it had a deadline (then it is not kept: see
     /// the type's comment). Called by the waiting task once its wait returned
     /// or threw.
-    func recycle(_ node: Node, timed: Bool) {
+    func recycle(_ node: consuming Node, timed: Bool) {
         guard !timed, node.phase == .done,
               !node.cancelledAfterCompletion.load(ordering: .relaxed) else { return }
-        let spare = Unmanaged.passRetained(node).toOpaque()
+        let spare = Unmanaged.passRetained(consume node).toOpaque()
         if !slot.compareExchange(expected: nil, desired: spare, ordering: .releasing).exchanged {
             Unmanaged<Node>.fromOpaque(spare).release()
         }

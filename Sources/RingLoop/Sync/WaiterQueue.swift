@@ -36,8 +36,10 @@ struct WaiterQueue<Node: WaiterNode> {
     @usableFromInline let tag: UInt8
     @usableFromInline var count = 0
     @usableFromInline var head: Node?
-    /// Unowned: the tail is linked, so kept alive by the chain from `head`.
-    @usableFromInline unowned(unsafe) var tail: Node?
+    /// Unretained: the tail is linked, so kept alive by the chain from
+    /// `head`. `Unmanaged` rather than `unowned(unsafe)`: binding the latter
+    /// to a local takes a strong reference (a retain/release pair per append).
+    @usableFromInline var tail: Unmanaged<Node>?
 
     @inlinable
     init(tag: UInt8) {
@@ -56,15 +58,21 @@ struct WaiterQueue<Node: WaiterNode> {
     @inlinable
     mutating func append(_ node: Node) {
         precondition(node.queueTag == 0, "RingLoop: a waiter is already queued")
+        // A node in no queue has no successor: `popFirst` and `remove` clear
+        // it (storing nil again would still cost a release call).
+        assert(node.next == nil, "RingLoop: an unqueued waiter still has a successor")
         node.queueTag = tag
-        node.next = nil
-        node.previous = tail
         if let tail {
-            tail.next = node
+            // Borrowed, not retained: the chain keeps the tail alive.
+            tail._withUnsafeGuaranteedRef { tail in
+                node.previous = tail
+                tail.next = node
+            }
         } else {
+            node.previous = nil
             head = node
         }
-        tail = node
+        tail = Unmanaged.passUnretained(node)
         count += 1
     }
 
@@ -99,7 +107,7 @@ struct WaiterQueue<Node: WaiterNode> {
         if let next {
             next.previous = node.previous
         } else {
-            tail = node.previous.map { unsafeDowncast($0, to: Node.self) }
+            tail = node.previous.map { Unmanaged.passUnretained(unsafeDowncast($0, to: Node.self)) }
         }
         node.next = nil
         node.previous = nil
