@@ -65,6 +65,16 @@ extension EventLoop {
         return true
     }
 
+    /// At shutdown: every pending timer node fires with `false` (its future
+    /// fails with `.shutDown`), and the fire-and-forget closures are dropped
+    /// unrun, once the wheel is consistent again (their captures' deinits
+    /// may schedule timers, which a closing loop refuses).
+    func endPendingTimers() {
+        let (nodes, closures) = timers.removeAll()
+        for node in nodes { node.fire(false) }
+        _ = consume closures
+    }
+
     /// Pending timers (tests, diagnostics).
     package var pendingTimerCount: Int {
         preconditionInEventLoop()

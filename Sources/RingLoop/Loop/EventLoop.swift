@@ -362,12 +362,7 @@ public final class EventLoop: @unchecked Sendable {
 
     private func beginClosing() {
         state = .closing
-        let (nodes, closures) = timers.removeAll()
-        for node in nodes { node.fire(false) }
-        // Fire-and-forget timers are dropped unrun, now that the wheel is
-        // consistent (their captures' deinits may schedule timers, refused
-        // while closing).
-        _ = consume closures
+        endPendingTimers()
         backend.beginShutdown()
     }
 

@@ -104,21 +104,12 @@ public final class AsyncLock: WaiterOwner, @unchecked Sendable {
     /// Waits in line for the lock (the fast path failed).
     @usableFromInline
     nonisolated(nonsending) func lockSlowly(deadline: Deadline) async throws {
-        let node = spareNode.take() ?? Node(nil)
-        let timed = deadline != .distantFuture
-        do {
-            try await suspend(node, deadline: deadline) { node, _ in
-                admit(node)
-            } handBack: { _ in
-                release()
-                return true
-            }
-        } catch {
-            spareNode.recycle(node, timed: timed)
-            throw error
+        try await suspendWithSpare(from: spareNode, orNew: { Node(nil) }, deadline: deadline) { node, _ in
+            admit(node)
+        } handBack: { _ in
+            release()
+            return true
         }
-        // Not in a `defer`: the node is handed over, not retained again.
-        spareNode.recycle(node, timed: timed)
     }
 
     /// Acquires the lock from callback code: the future (on `loop`) succeeds

@@ -101,21 +101,12 @@ public final class AsyncSemaphore: WaiterOwner, @unchecked Sendable {
     /// Waits in line for a permit (the fast path failed).
     @usableFromInline
     nonisolated(nonsending) func acquireSlowly(deadline: Deadline) async throws {
-        let node = spareNode.take() ?? Node(())
-        let timed = deadline != .distantFuture
-        do {
-            try await suspend(node, deadline: deadline) { node, _ in
-                admit(node)
-            } handBack: { _ in
-                releaseOne()
-                return true
-            }
-        } catch {
-            spareNode.recycle(node, timed: timed)
-            throw error
+        try await suspendWithSpare(from: spareNode, orNew: { Node(()) }, deadline: deadline) { node, _ in
+            admit(node)
+        } handBack: { _ in
+            releaseOne()
+            return true
         }
-        // Not in a `defer`: the node is handed over, not retained again.
-        spareNode.recycle(node, timed: timed)
     }
 
     /// The future-returning form of `acquire`: succeeds on `loop` holding a

@@ -86,6 +86,30 @@ extension WaiterOwner {
         return value
     }
 
+    /// `suspend` with the spare node of `cache` (or `newNode()` when there is
+    /// none), which goes back to `cache` once the wait is over: the slow path
+    /// of `AsyncLock.lock` and `AsyncSemaphore.acquire`. The node is recycled
+    /// on each exit, not in a `defer`: handed over, not retained again.
+    nonisolated(nonsending) func suspendWithSpare<Value: Sendable, Payload>(
+        from cache: borrowing WaiterCache<Waiter<Value, Payload>>,
+        orNew newNode: () -> Waiter<Value, Payload>,
+        deadline: Deadline,
+        admit: (Waiter<Value, Payload>, inout Wakeups) -> Admission<Value>,
+        handBack: (Value) -> Bool
+    ) async throws -> Value {
+        let node = cache.take() ?? newNode()
+        let timed = deadline != .distantFuture
+        let value: Value
+        do {
+            value = try await suspend(node, deadline: deadline, admit: admit, handBack: handBack)
+        } catch {
+            cache.recycle(node, timed: timed)
+            throw error
+        }
+        cache.recycle(node, timed: timed)
+        return value
+    }
+
     /// The future-returning form of `suspend`: the future (on `loop`)
     /// completes when the waiter does; it has no cancellation, only `deadline`.
     @inlinable
