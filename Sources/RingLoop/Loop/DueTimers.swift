@@ -98,7 +98,7 @@ struct DueTimers {
             let near = runHead + Self.contextPrefetchDistance - 1
             if near < run.count, run[near].isClosure, let closureSlots {
                 TimerClosures.prefetchContext(
-                    ofSlotAt: closureSlots + run[near].closureIndex &* TimerClosures.slotStride)
+                    ofSlotAt: TimerClosures.slotAddress(run[near].closureIndex, from: closureSlots))
             }
             if runIsEmpty { run.removeAll(keepingCapacity: true); runHead = 0 }
             return entry
@@ -157,7 +157,7 @@ struct DueTimers {
     private static func prefetch(_ entry: Entry, closureSlots: UnsafeRawPointer?) {
         if entry.isClosure {
             if let closureSlots {
-                ringloop_prefetch_for_write(closureSlots + entry.closureIndex &* TimerClosures.slotStride)
+                ringloop_prefetch_for_write(TimerClosures.slotAddress(entry.closureIndex, from: closureSlots))
             }
             return
         }

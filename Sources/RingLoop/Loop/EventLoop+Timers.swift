@@ -90,6 +90,9 @@ extension EventLoop {
         // a timer that reschedules itself at "now" cannot starve the loop.
         let horizon = timers.sequenceHorizon
         while let due = timers.popDue(now: now, horizon: horizon) {
+            // The slow-callback timing is written out in each case: hoisted
+            // around the switch (an optional start time) it cost 6% of
+            // firing a million fire-and-forget timers (A/B, six runs each).
             switch consume due {
             case .node(var node):
                 // Asked before the assignment: evaluating `node.…` first

@@ -49,11 +49,11 @@ struct TimerClosures {
     /// Removes and returns the closure at `index`, freeing its slot.
     @inline(__always)
     mutating func take(_ index: Int) -> Closure {
-        // Not `Optional.take()` nor `unsafelyUnwrapped`: through those
-        // generics the closure was wrapped in reabstraction thunks, two heap
-        // blocks per timer.
         // Moved out of the buffer, not copied then overwritten with nil: a
         // copy would retain the context and the overwrite release it again.
+        // (`Optional.take()` and `unsafelyUnwrapped` are no shortcut: through
+        // those generics the closure was wrapped in reabstraction thunks, two
+        // heap blocks per timer.)
         precondition(index >= 0 && index < slots.count, "RingLoop: timer closure slot \(index) out of range")
         let slot = slots.withUnsafeMutableBufferPointer { buffer in
             let element = buffer.baseAddress.unsafelyUnwrapped + index
@@ -74,8 +74,11 @@ struct TimerClosures {
         slots.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
     }
 
-    /// The distance between two slots, in bytes.
-    static var slotStride: Int { MemoryLayout<Slot>.stride }
+    /// Where slot `index` lives, given `base` from `baseAddress`.
+    @inline(__always)
+    static func slotAddress(_ index: Int, from base: UnsafeRawPointer) -> UnsafeRawPointer {
+        base + index &* MemoryLayout<Slot>.stride
+    }
 
     /// Prefetches the context of the closure in the slot at `slot` (an
     /// address from `baseAddress`), once the slot itself is in cache.

@@ -82,11 +82,7 @@ struct TimerWheel {
 
     mutating func insert(_ node: TimerNode) {
         node.inHeap = true
-        let entry = Entry(deadline: node.deadline.uptimeNanoseconds, sequence: nextSequence, node: .passRetained(node))
-        nextSequence &+= 1
-        entries += 1
-        if entries > Self.burstEntries { hadBurst = true }
-        place(entry)
+        add(Entry(deadline: node.deadline.uptimeNanoseconds, sequence: nextSequence, node: .passRetained(node)))
     }
 
     /// Adds a fire-and-forget timer: `closure` runs at `deadline` (by
@@ -94,7 +90,11 @@ struct TimerWheel {
     /// needs no node.
     mutating func insert(deadline: Deadline, _ closure: @escaping () -> Void) {
         let index = closures.add(closure)
-        let entry = Entry(deadline: deadline.uptimeNanoseconds, sequence: nextSequence, closureIndex: index)
+        add(Entry(deadline: deadline.uptimeNanoseconds, sequence: nextSequence, closureIndex: index))
+    }
+
+    /// Counts a new entry (made with `nextSequence`) and places it.
+    private mutating func add(_ entry: Entry) {
         nextSequence &+= 1
         entries += 1
         if entries > Self.burstEntries { hadBurst = true }
