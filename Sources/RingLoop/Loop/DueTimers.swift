@@ -55,17 +55,18 @@ struct DueTimers {
         heap.push(entry)
     }
 
-    /// Takes every entry of `entries` (all due), which is left empty with its
-    /// capacity: the run's previous buffer, for reuse.
+    /// Takes every entry of `entries` (all due, and whose retains it takes
+    /// over): sorts them in place and copies them into the run. The caller
+    /// forgets them.
     ///
     /// `closureSlots` is where the wheel's `TimerClosures` keeps its slots,
     /// for prefetching closure entries (nil: they are not prefetched).
-    mutating func adopt(_ entries: inout ContiguousArray<Entry>, closureSlots: UnsafeRawPointer? = nil) {
+    mutating func adopt(_ entries: UnsafeMutableBufferPointer<Entry>, closureSlots: UnsafeRawPointer? = nil) {
+        guard !entries.isEmpty else { return }
         guard runIsEmpty else {
             // Only when the wheel drains a slot with the run unfinished,
             // which its callers never do; correct either way.
             for entry in entries { heap.push(entry) }
-            entries.removeAll(keepingCapacity: true)
             return
         }
         if spare.count < entries.count {
@@ -74,14 +75,13 @@ struct DueTimers {
             spare.append(contentsOf: repeatElement(entries[0], count: entries.count - spare.count))
         }
         spare.withUnsafeMutableBufferPointer { spare in
-            digits.withUnsafeMutableBufferPointer { digits in
-                entries.withUnsafeMutableBufferPointer { $0.sortTickInFiringOrder(spare: spare, digits: digits) }
-            }
+            digits.withUnsafeMutableBufferPointer { entries.sortTickInFiringOrder(spare: spare, digits: $0) }
         }
         if spare.count > max(Self.keptSpare, 4 * entries.count) { spare = [] }
-        swap(&run, &entries)
+        if run.capacity > max(Self.keptSpare, 4 * entries.count) { run = [] }
+        run.removeAll(keepingCapacity: true)
+        run.append(contentsOf: entries)
         runHead = 0
-        entries.removeAll(keepingCapacity: true)
         for index in 0..<min(Self.prefetchDistance, run.count) {
             Self.prefetch(run[index], closureSlots: closureSlots)
         }

@@ -23,9 +23,9 @@
 /// and its entry dropped when it surfaces, or by a sweep once dead entries
 /// outnumber live ones, so cancel churn cannot grow the wheel without bound.
 ///
-/// A value type with no clock of its own: callers pass the time, so tests
-/// drive it with a fake clock.
-struct TimerWheel {
+/// A value with no clock of its own: callers pass the time, so tests drive
+/// it with a fake clock. Noncopyable: it owns its slots' memory.
+struct TimerWheel: ~Copyable {
     typealias Entry = TimerHeap.Entry
 
     static let tickShift: UInt64 = 16
@@ -38,8 +38,10 @@ struct TimerWheel {
     /// the CPU time of a million timers).
     private static let keptCapacity = 4096
 
-    /// `levels × slotsPerLevel` slots; every entry holds one retain of its node.
-    private var slots: ContiguousArray<ContiguousArray<Entry>>
+    /// `levels × slotsPerLevel` slots and a scratch buffer (a drained slot's
+    /// entries, while they are re-placed); every entry holds one retain of
+    /// its node.
+    private var slots = TimerSlots(count: TimerWheel.levels * TimerWheel.slotsPerLevel)
     /// Per level, a bit per non-empty slot.
     private var occupied: ContiguousArray<UInt64>
     /// The wheel's current tick: timers in slots have later ticks, those in
@@ -48,8 +50,6 @@ struct TimerWheel {
     private var due = DueTimers()
     /// The fire-and-forget timers' closures, which their entries name.
     private var closures = TimerClosures()
-    /// A drained slot's entries, while they are re-placed.
-    private var scratch = ContiguousArray<Entry>()
     /// Per slot, entries about to arrive in a cascade (zero between cascades).
     private var arriving: ContiguousArray<UInt32>
     /// Entries in slots and `due`, dead ones included.
@@ -62,11 +62,9 @@ struct TimerWheel {
     /// burst of a million timers does not keep tens of MiB of slots.
     private var hadBurst = false
     static let burstEntries = 16_384
-    static let firstSlotCapacity = 32
 
     /// A wheel whose clock starts at `now`.
     init(now: Deadline = .distantPast) {
-        slots = ContiguousArray(repeating: [], count: Self.levels * Self.slotsPerLevel)
         occupied = ContiguousArray(repeating: 0, count: Self.levels)
         arriving = ContiguousArray(repeating: 0, count: Self.levels * Self.slotsPerLevel)
         elapsed = now.uptimeNanoseconds >> Self.tickShift
@@ -170,9 +168,10 @@ struct TimerWheel {
     /// captures' deinits may schedule timers).
     mutating func removeAll() -> (nodes: [TimerNode], closures: ContiguousArray<TimerClosures.Slot>) {
         var live = due.removeAll()
-        for index in slots.indices {
-            for entry in slots[index] { entry.remove(keepingLiveIn: &live) }
-            slots[index] = []
+        for index in 0..<slots.count {
+            for entry in slots[index].entries { entry.remove(keepingLiveIn: &live) }
+            slots[index].removeAll()
+            slots.free(index)
         }
         for level in occupied.indices { occupied[level] = 0 }
         entries = 0
@@ -182,13 +181,12 @@ struct TimerWheel {
 
     /// Capacity of every buffer the wheel holds, in entries (tests).
     var bufferCapacity: Int {
-        slots.reduce(0) { $0 + $1.capacity } + scratch.capacity + due.bufferCapacity + closures.bufferCapacity
+        slots.capacity + due.bufferCapacity + closures.bufferCapacity
     }
 
     /// With no timer left after a burst: every buffer goes back to malloc.
     private mutating func releaseBurstBuffers() {
-        for index in slots.indices where slots[index].capacity > 0 { slots[index] = [] }
-        scratch = []
+        for index in 0...slots.count { slots.free(index) }
         due.releaseBuffers()
         closures.releaseBuffers()
         hadBurst = false
@@ -213,19 +211,17 @@ struct TimerWheel {
         elapsed = start
         let index = level * Self.slotsPerLevel + slot
         occupied[level] &= ~(1 << UInt64(slot))
-        swap(&scratch, &slots[index])
+        slots.swapWithScratch(index)
+        let drained = slots.scratch.entries
         if level == 0 {
             // Every entry's tick is `start`, now `elapsed`: all are due.
-            due.adopt(&scratch, closureSlots: closures.baseAddress)
+            due.adopt(drained, closureSlots: closures.baseAddress)
         } else {
-            reserveDestinations(of: scratch)
-            for entry in scratch { place(entry) }
+            reserveDestinations(of: drained)
+            for entry in drained { place(entry) }
         }
-        if scratch.capacity > max(Self.keptCapacity, entries) {
-            scratch = []
-        } else {
-            scratch.removeAll(keepingCapacity: true)
-        }
+        slots.scratch.removeAll()
+        if slots.scratch.capacity > max(Self.keptCapacity, entries) { slots.free(slots.count) }
         return true
     }
 
@@ -234,11 +230,6 @@ struct TimerWheel {
         guard let index = slotIndex(ofDeadline: entry.deadline) else {
             due.push(entry)
             return
-        }
-        if slots[index].capacity == 0 {
-            // A first buffer of 32 entries (768 bytes, under the 1 KiB that
-            // makes glibc consolidate), not one that doubles up from 1.
-            slots[index].reserveCapacity(Self.firstSlotCapacity)
         }
         slots[index].append(entry)
         occupied[index >> Self.slotBits] |= 1 << UInt64(index & (Self.slotsPerLevel - 1))
@@ -260,12 +251,12 @@ struct TimerWheel {
     /// once. Appending one by one grew each slot through every power of two,
     /// copying it each time; and each growth past 1 KiB made glibc consolidate
     /// its fast bins, full of the timer nodes just fired.
-    private mutating func reserveDestinations(of entries: ContiguousArray<Entry>) {
+    private mutating func reserveDestinations(of entries: UnsafeMutableBufferPointer<Entry>) {
         for entry in entries {
             if let index = slotIndex(ofDeadline: entry.deadline) { arriving[index] &+= 1 }
         }
         for index in arriving.indices where arriving[index] != 0 {
-            slots[index].reserveCapacity(slots[index].count + Int(arriving[index]))
+            slots[index].reserve(Int(arriving[index]))
             arriving[index] = 0
         }
     }
@@ -283,8 +274,8 @@ struct TimerWheel {
     private mutating func sweep() {
         var dead: [Unmanaged<TimerNode>] = []
         let removedFromHeap = due.removeDead(into: &dead) - dead.count
-        for index in slots.indices where !slots[index].isEmpty {
-            slots[index].removeAll { entry in
+        for index in 0..<slots.count where !slots[index].isEmpty {
+            _ = slots[index].removeAll { entry in
                 let isDead = !entry.isLive
                 if isDead { dead.append(entry.node) }
                 return isDead

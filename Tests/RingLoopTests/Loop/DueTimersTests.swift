@@ -85,11 +85,15 @@ struct DueTimersTests {
         }
     }
 
+    /// Hands `slot`'s entries to `due`, as the wheel does with a drained slot.
+    static func adopt(_ slot: ContiguousArray<TimerHeap.Entry>, into due: inout DueTimers) {
+        var slot = slot
+        slot.withUnsafeMutableBufferPointer { due.adopt($0) }
+    }
+
     @Test func aRunAndTheHeapPopInOneFiringOrder() {
         var due = DueTimers()
-        var slot = Self.entries((0..<300).map { i in (UInt64((i * 7_919) % 97), UInt64(i)) })
-        due.adopt(&slot)
-        #expect(slot.isEmpty)
+        Self.adopt(Self.entries((0..<300).map { i in (UInt64((i * 7_919) % 97), UInt64(i)) }), into: &due)
         // Timers already due when inserted go to the heap, among the run's.
         for i in 0..<50 {
             due.push(Self.entries([(UInt64(i * 2), UInt64(1_000 + i))])[0])
@@ -102,32 +106,29 @@ struct DueTimersTests {
 
     @Test func aFinishedRunsBufferComesBackForTheNextSlot() {
         var due = DueTimers()
-        var first = Self.entries((0..<300).map { i in (UInt64(i), UInt64(i)) })
-        due.adopt(&first)
+        Self.adopt(Self.entries((0..<300).map { i in (UInt64(i), UInt64(i)) }), into: &due)
         _ = Self.drain(&due)
-        var second = Self.entries([(500, 300)])
-        due.adopt(&second)
-        #expect(second.isEmpty && second.capacity >= 300, "no new buffer for the next drained slot")
+        let capacity = due.bufferCapacity
+        Self.adopt(Self.entries([(500, 300)]), into: &due)
+        #expect(due.bufferCapacity == capacity, "no new buffer for the next drained slot")
         #expect(Self.drain(&due) == [[500, 300]])
     }
 
     @Test func adoptingWhileARunIsUnfinishedKeepsEveryEntryInOrder() {
         var due = DueTimers()
-        var first = Self.entries([(10, 0), (30, 1), (50, 2)])
-        due.adopt(&first)
+        Self.adopt(Self.entries([(10, 0), (30, 1), (50, 2)]), into: &due)
         let head = due.popTop()
         #expect(head.deadline == 10)
         head.node.release()
-        var second = Self.entries([(20, 3), (40, 4)])
-        due.adopt(&second)
+        Self.adopt(Self.entries([(20, 3), (40, 4)]), into: &due)
         #expect(Self.drain(&due) == [[20, 3], [30, 1], [40, 4], [50, 2]])
     }
 
     @Test func deadEntriesAreRemovedFromTheRunAndTheHeapAndHandedBack() {
         var due = DueTimers()
-        var slot = Self.entries((0..<10).map { i in (UInt64(i), UInt64(i)) })
+        let slot = Self.entries((0..<10).map { i in (UInt64(i), UInt64(i)) })
         let runNodes = slot.map { $0.node.takeUnretainedValue() }
-        due.adopt(&slot)
+        Self.adopt(slot, into: &due)
         let heapEntries = Self.entries([(3, 20), (4, 21)])
         for entry in heapEntries { due.push(entry) }
         due.popTop().node.release()  // deadline 0, from the run
@@ -144,8 +145,7 @@ struct DueTimersTests {
 
     @Test func removeAllReturnsTheLiveTimersOfTheRunAndTheHeap() {
         var due = DueTimers()
-        var slot = Self.entries([(1, 0), (2, 1), (3, 2)])
-        due.adopt(&slot)
+        Self.adopt(Self.entries([(1, 0), (2, 1), (3, 2)]), into: &due)
         due.push(Self.entries([(0, 3)])[0])
         let first = due.popTop()
         #expect(first.sequence == 3)

@@ -47,7 +47,7 @@ struct TimerClosuresTests {
         let expected = deadlines.indices.sorted { (deadlines[$0], $0) < (deadlines[$1], $1) }
         #expect(log.ids == expected)
         #expect(clock == deadlines.max())
-        #expect(wheel.isEmpty)
+        #expect(wheel.count == 0)
     }
 
     @Test func aClosureIsReleasedRightAfterItRunsAndItsSlotIsReused() {
@@ -84,7 +84,7 @@ struct TimerClosuresTests {
         }
         wheel.insert(Probe(100, at: 1 << 41, log: log))
         var removed = Optional(wheel.removeAll())
-        #expect(wheel.isEmpty)
+        #expect(wheel.count == 0)
         #expect(removed?.nodes.count == 1)
         #expect(removed?.nodes.allSatisfy { !$0.isLive } == true)
         #expect(removed?.closures.count == 10)
@@ -118,7 +118,7 @@ struct TimerClosuresTests {
         #expect(log.fired.isEmpty)
         #expect(closuresRun.count == 1_000)
         #expect(Set(closuresRun).count == 1_000)
-        #expect(wheel.isEmpty)
+        #expect(wheel.count == 0)
     }
 
     @Test func aBurstOfClosuresReturnsItsBuffersOnceFired() {
