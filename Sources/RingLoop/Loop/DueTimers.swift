@@ -22,9 +22,6 @@ struct DueTimers {
     /// enough to cover a miss while a few timers fire, few enough that the
     /// nodes are still in cache when their turn comes.
     static let prefetchDistance = 8
-    /// How many entries ahead a closure entry's context is prefetched, its
-    /// slot having been prefetched `prefetchDistance` entries ahead.
-    static let contextPrefetchDistance = 4
 
     private var heap = TimerHeap()
     private var run = ContiguousArray<Entry>()
@@ -58,10 +55,7 @@ struct DueTimers {
     /// Takes every entry of `entries` (all due, and whose retains it takes
     /// over): sorts them in place and copies them into the run. The caller
     /// forgets them.
-    ///
-    /// `closureSlots` is where the wheel's `TimerClosures` keeps its slots,
-    /// for prefetching closure entries (nil: they are not prefetched).
-    mutating func adopt(_ entries: UnsafeMutableBufferPointer<Entry>, closureSlots: UnsafeRawPointer? = nil) {
+    mutating func adopt(_ entries: UnsafeMutableBufferPointer<Entry>) {
         guard !entries.isEmpty else { return }
         guard runIsEmpty else {
             // Only when the wheel drains a slot with the run unfinished,
@@ -83,23 +77,17 @@ struct DueTimers {
         run.append(contentsOf: entries)
         runHead = 0
         for index in 0..<min(Self.prefetchDistance, run.count) {
-            Self.prefetch(run[index], closureSlots: closureSlots)
+            Self.prefetch(run[index])
         }
     }
 
     /// Removes the earliest entry; the caller takes over its retain.
-    /// `closureSlots` as for `adopt`.
-    mutating func popTop(closureSlots: UnsafeRawPointer? = nil) -> Entry {
+    mutating func popTop() -> Entry {
         if !runIsEmpty, heap.top.map({ !$0.precedes(run[runHead]) }) ?? true {
             let entry = run[runHead]
             runHead += 1
             let ahead = runHead + Self.prefetchDistance - 1
-            if ahead < run.count { Self.prefetch(run[ahead], closureSlots: closureSlots) }
-            let near = runHead + Self.contextPrefetchDistance - 1
-            if near < run.count, run[near].isClosure, let closureSlots {
-                TimerClosures.prefetchContext(
-                    ofSlotAt: TimerClosures.slotAddress(run[near].closureIndex, from: closureSlots))
-            }
+            if ahead < run.count { Self.prefetch(run[ahead]) }
             if runIsEmpty { run.removeAll(keepingCapacity: true); runHead = 0 }
             return entry
         }
@@ -127,14 +115,12 @@ struct DueTimers {
         return removed
     }
 
-    /// Removes every entry, returning the live timers (now marked fired) in
-    /// no particular order.
-    mutating func removeAll() -> [TimerNode] {
-        var live = heap.removeAll()
-        for entry in run[runHead...] { entry.remove(keepingLiveIn: &live) }
+    /// Removes every entry into `removed` (see `TimerHeap.removeAll(into:)`).
+    mutating func removeAll(into removed: inout RemovedTimers) {
+        heap.removeAll(into: &removed)
+        for entry in run[runHead...] { entry.remove(into: &removed) }
         run.removeAll()
         runHead = 0
-        return live
     }
 
     /// Capacity of the buffers held, in entries (tests).
@@ -152,17 +138,12 @@ struct DueTimers {
     /// Prefetches what firing the entry reads first. For a node, its first
     /// 64 bytes (two cache lines at most, nodes being 16-byte aligned): the
     /// header, `TimerNode`'s flags and the fields a subclass reads first
-    /// when it fires. For a closure, its slot in `closureSlots`.
+    /// when it fires. For a closure, the first line of its context: its
+    /// reference count and first captures.
     @inline(__always)
-    private static func prefetch(_ entry: Entry, closureSlots: UnsafeRawPointer?) {
-        if entry.isClosure {
-            if let closureSlots {
-                ringloop_prefetch_for_write(TimerClosures.slotAddress(entry.closureIndex, from: closureSlots))
-            }
-            return
-        }
-        let node = UnsafeRawPointer(entry.node.toOpaque())
-        ringloop_prefetch_for_write(node)
-        ringloop_prefetch_for_write(node + 63)
+    private static func prefetch(_ entry: Entry) {
+        guard let address = entry.firstTouched else { return }
+        ringloop_prefetch_for_write(address)
+        if !entry.isClosure { ringloop_prefetch_for_write(address + 63) }
     }
 }

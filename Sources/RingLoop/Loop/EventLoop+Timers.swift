@@ -70,9 +70,9 @@ extension EventLoop {
     /// unrun, once the wheel is consistent again (their captures' deinits
     /// may schedule timers, which a closing loop refuses).
     func endPendingTimers() {
-        let (nodes, closures) = timers.removeAll()
-        for node in nodes { node.fire(false) }
-        _ = consume closures
+        let removed = timers.removeAll()
+        for node in removed.nodes { node.fire(false) }
+        _ = consume removed
     }
 
     /// Pending timers (tests, diagnostics).

@@ -8,50 +8,65 @@
 /// every read) cannot grow it without bound. Insert and pop are O(log n).
 struct TimerHeap {
     /// A timer with its sort keys inline; also the unit a `TimerWheel` keeps.
+    ///
+    /// Four plain words, cheap to sort and cascade: the deadline, the
+    /// scheduling order, and what fires, which is either a retained
+    /// `TimerNode` or a fire-and-forget closure (`TimerClosure`) held
+    /// inline. Copies are free; exactly one copy is ever consumed (fired,
+    /// or removed), and it owns the node's retain or the closure.
     struct Entry {
         var deadline: UInt64
-        /// Tie-breaker: timers with equal deadlines fire in scheduling order.
-        var sequence: UInt64
-        /// What fires: a retained `TimerNode`'s address (even: nodes are
-        /// 16-byte aligned), or a closure's index in a wheel's
-        /// `TimerClosures`, shifted left once and tagged with the low bit.
-        /// Either way the entry stays three plain words, cheap to sort and
-        /// cascade.
-        private var payload: UInt
+        /// The scheduling sequence shifted left once, its low bit set for a
+        /// closure entry: ordering by it is ordering by sequence.
+        private var order: UInt64
+        /// A node entry: the node's address and 0. A closure entry: the
+        /// closure's words.
+        private var payload: TimerClosure.Words
 
         /// An entry for a node; retained on insert, released on removal.
         @inline(__always)
         init(deadline: UInt64, sequence: UInt64, node: Unmanaged<TimerNode>) {
             self.deadline = deadline
-            self.sequence = sequence
-            payload = UInt(bitPattern: node.toOpaque())
+            order = sequence << 1
+            payload = (UInt(bitPattern: node.toOpaque()), 0)
         }
 
-        /// An entry for the closure at `closureIndex` in its wheel's
-        /// `TimerClosures` (which owns the closure).
+        /// An entry that holds `closure` (moved in).
         @inline(__always)
-        init(deadline: UInt64, sequence: UInt64, closureIndex: Int) {
+        init(deadline: UInt64, sequence: UInt64, closure: consuming TimerClosure) {
             self.deadline = deadline
-            self.sequence = sequence
-            payload = UInt(truncatingIfNeeded: closureIndex) << 1 | 1
+            order = sequence << 1 | 1
+            payload = closure.words()
         }
+
+        /// Tie-breaker: timers with equal deadlines fire in scheduling order.
+        @inline(__always)
+        var sequence: UInt64 { order >> 1 }
 
         /// Whether the entry is a fire-and-forget closure, not a node.
         @inline(__always)
-        var isClosure: Bool { payload & 1 != 0 }
-
-        /// The closure's index in `TimerClosures`; only for closure entries.
-        @inline(__always)
-        var closureIndex: Int {
-            assert(isClosure, "closure index of a node entry")
-            return Int(truncatingIfNeeded: payload >> 1)
-        }
+        var isClosure: Bool { order & 1 != 0 }
 
         /// The node; only for node entries.
         @inline(__always)
         var node: Unmanaged<TimerNode> {
             assert(!isClosure, "node of a closure entry")
-            return Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: payload).unsafelyUnwrapped)
+            return Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: payload.0).unsafelyUnwrapped)
+        }
+
+        /// Moves the closure out; only for closure entries, once, after
+        /// which every copy of the entry is forgotten.
+        @inline(__always)
+        func takeClosure() -> TimerClosure {
+            assert(isClosure, "closure of a node entry")
+            return TimerClosure.take(payload)
+        }
+
+        /// What firing the entry touches first, for a prefetch: the node,
+        /// or the closure's context (nil when it captures nothing).
+        @inline(__always)
+        var firstTouched: UnsafeRawPointer? {
+            isClosure ? TimerClosure.context(payload) : UnsafeRawPointer(bitPattern: payload.0)
         }
 
         /// Whether the timer will still fire: a closure always (it cannot be
@@ -67,19 +82,22 @@ struct TimerHeap {
 
         @inline(__always)
         func precedes(_ other: Entry) -> Bool {
-            deadline != other.deadline ? deadline < other.deadline : sequence < other.sequence
+            deadline != other.deadline ? deadline < other.deadline : order < other.order
         }
 
-        /// For removing every timer: takes over a node entry's retain and,
-        /// if the node is live, marks it fired and appends it to `live`.
-        /// A closure entry owns nothing: its wheel drops the closures.
-        func remove(keepingLiveIn live: inout [TimerNode]) {
-            guard !isClosure else { return }
+        /// For removing every timer: consumes the entry. A node's retain is
+        /// taken over and, if the node is live, it is marked fired and kept
+        /// in `removed`; a closure goes to `removed` unrun.
+        func remove(into removed: inout RemovedTimers) {
+            if isClosure {
+                removed.closures.append(takeClosure())
+                return
+            }
             let node = self.node.takeRetainedValue()
             node.inHeap = false
             if node.isLive {
                 node.isLive = false
-                live.append(node)
+                removed.nodes.append(node)
             }
         }
     }
@@ -178,14 +196,12 @@ struct TimerHeap {
         return node
     }
 
-    /// Removes every timer, returning the live ones (now marked fired) in no
-    /// particular order.
-    mutating func removeAll() -> [TimerNode] {
-        var live: [TimerNode] = []
-        for entry in entries { entry.remove(keepingLiveIn: &live) }
+    /// Removes every timer into `removed`: the live nodes (now marked
+    /// fired) in no particular order, and any closures.
+    mutating func removeAll(into removed: inout RemovedTimers) {
+        for entry in entries { entry.remove(into: &removed) }
         entries.removeAll()
         cancelled = 0
-        return live
     }
 
     private mutating func dropCancelledTop() {

@@ -48,8 +48,6 @@ struct TimerWheel: ~Copyable {
     /// `due` earlier or equal ones.
     private var elapsed: UInt64
     private var due = DueTimers()
-    /// The fire-and-forget timers' closures, which their entries name.
-    private var closures = TimerClosures()
     /// Per slot, entries about to arrive in a cascade (zero between cascades).
     private var arriving: ContiguousArray<UInt32>
     /// Entries in slots and `due`, dead ones included.
@@ -87,8 +85,7 @@ struct TimerWheel: ~Copyable {
     /// `popDue`), or is dropped by `removeAll`. It cannot be cancelled, so it
     /// needs no node.
     mutating func insert(deadline: Deadline, _ closure: @escaping () -> Void) {
-        let index = closures.add(closure)
-        add(Entry(deadline: deadline.uptimeNanoseconds, sequence: nextSequence, closureIndex: index))
+        add(Entry(deadline: deadline.uptimeNanoseconds, sequence: nextSequence, closure: TimerClosure(body: closure)))
     }
 
     /// Counts a new entry (made with `nextSequence`) and places it.
@@ -147,9 +144,9 @@ struct TimerWheel: ~Copyable {
             dropCancelledTop()
             if let top = due.top {
                 guard top.deadline <= now.uptimeNanoseconds, top.sequence < horizon else { return nil }
-                _ = due.popTop(closureSlots: closures.baseAddress)
+                _ = due.popTop()
                 entries -= 1
-                if top.isClosure { return .closure(closures.take(top.closureIndex)) }
+                if top.isClosure { return .closure(top.takeClosure().body) }
                 let node = top.node.takeRetainedValue()
                 node.inHeap = false
                 node.isLive = false
@@ -166,29 +163,29 @@ struct TimerWheel: ~Copyable {
     /// particular order, and the fire-and-forget closures, which the caller
     /// releases unrun once the wheel is no longer being written (their
     /// captures' deinits may schedule timers).
-    mutating func removeAll() -> (nodes: [TimerNode], closures: ContiguousArray<TimerClosures.Slot>) {
-        var live = due.removeAll()
+    mutating func removeAll() -> RemovedTimers {
+        var removed = RemovedTimers()
+        due.removeAll(into: &removed)
         for index in 0..<slots.count {
-            for entry in slots[index].entries { entry.remove(keepingLiveIn: &live) }
+            for entry in slots[index].entries { entry.remove(into: &removed) }
             slots[index].removeAll()
             slots.free(index)
         }
         for level in occupied.indices { occupied[level] = 0 }
         entries = 0
         cancelled = 0
-        return (live, closures.removeAll())
+        return removed
     }
 
     /// Capacity of every buffer the wheel holds, in entries (tests).
     var bufferCapacity: Int {
-        slots.capacity + due.bufferCapacity + closures.bufferCapacity
+        slots.capacity + due.bufferCapacity
     }
 
     /// With no timer left after a burst: every buffer goes back to malloc.
     private mutating func releaseBurstBuffers() {
         for index in 0...slots.count { slots.free(index) }
         due.releaseBuffers()
-        closures.releaseBuffers()
         hadBurst = false
     }
 
@@ -215,7 +212,7 @@ struct TimerWheel: ~Copyable {
         let drained = slots.scratch.entries
         if level == 0 {
             // Every entry's tick is `start`, now `elapsed`: all are due.
-            due.adopt(drained, closureSlots: closures.baseAddress)
+            due.adopt(drained)
         } else {
             reserveDestinations(of: drained)
             for entry in drained { place(entry) }

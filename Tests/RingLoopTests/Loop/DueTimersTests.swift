@@ -150,7 +150,10 @@ struct DueTimersTests {
         let first = due.popTop()
         #expect(first.sequence == 3)
         first.node.release()
-        let live = due.removeAll()
+        var removed = RemovedTimers()
+        due.removeAll(into: &removed)
+        let live = removed.nodes
+        #expect(removed.closures.isEmpty)
         #expect(live.map(\.deadline.uptimeNanoseconds).sorted() == [1, 2, 3])
         #expect(live.allSatisfy { !$0.isLive && !$0.inHeap })
         #expect(due.top == nil)

@@ -3,7 +3,7 @@ import Testing
 
 /// Fire-and-forget timers in the wheel (`TimerWheel.insert(deadline:_:)`),
 /// as a plain value driven by a fake clock, mixed with node timers.
-@Suite("TimerClosures")
+@Suite("TimerClosure")
 struct TimerClosuresTests {
     typealias Probe = TimerWheelTests.Probe
     typealias Log = TimerWheelTests.Log
@@ -50,7 +50,7 @@ struct TimerClosuresTests {
         #expect(wheel.count == 0)
     }
 
-    @Test func aClosureIsReleasedRightAfterItRunsAndItsSlotIsReused() {
+    @Test func aClosureIsReleasedRightAfterItRunsAndNoBufferGrows() {
         let released = Box(0)
         var wheel = TimerWheel()
         var ran = 0
@@ -68,7 +68,7 @@ struct TimerClosuresTests {
             Self.fireDue(&wheel, at: 20 + UInt64(round))
         }
         #expect(ran == 101)
-        #expect(wheel.bufferCapacity == capacity, "a freed slot is reused, not appended")
+        #expect(wheel.bufferCapacity == capacity, "one timer at a time reuses the same buffers")
     }
 
     @Test func removeAllHandsBackTheClosuresUnrunAndTheLiveNodes() {
