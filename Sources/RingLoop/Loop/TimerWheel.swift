@@ -84,7 +84,7 @@ struct TimerWheel: ~Copyable {
     /// Adds a fire-and-forget timer: `closure` runs at `deadline` (by
     /// `popDue`), or is dropped by `removeAll`. It cannot be cancelled, so it
     /// needs no node.
-    mutating func insert(deadline: Deadline, _ closure: @escaping () -> Void) {
+    mutating func insert(deadline: Deadline, _ closure: consuming @escaping () -> Void) {
         add(Entry(deadline: deadline.uptimeNanoseconds, sequence: nextSequence, closure: TimerClosure(body: closure)))
     }
 
