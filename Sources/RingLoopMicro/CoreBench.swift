@@ -48,10 +48,10 @@ enum CoreBench {
                 }
             },
             BenchCase(group: "timer schedule+fire", name: RingLoopTimer.execute.name, operations: 200_000) { n in
-                try await RingLoopTimer.execute.run(n, countdown: Counter(n)) { $0 % 5_000 }
+                try await RingLoopTimer.execute.run(n, on: loop, countdown: Counter(n)) { $0 % 5_000 }
             },
             BenchCase(group: "timer schedule+fire", name: RingLoopTimer.schedule.name, operations: 200_000) { n in
-                try await RingLoopTimer.schedule.run(n, countdown: Counter(n)) { $0 % 5_000 }
+                try await RingLoopTimer.schedule.run(n, on: loop, countdown: Counter(n)) { $0 % 5_000 }
             },
             BenchCase(group: "timer schedule+fire", name: "DispatchQueue.asyncAfter", operations: 200_000) { n in
                 let queue = DispatchQueue(label: "bench")

@@ -4,7 +4,7 @@ import Testing
 /// Fire-and-forget timers in the wheel (`TimerWheel.insert(deadline:_:)`),
 /// as a plain value driven by a fake clock, mixed with node timers.
 @Suite("TimerClosure")
-struct TimerClosuresTests {
+struct TimerClosureTests {
     typealias Probe = TimerWheelTests.Probe
     typealias Log = TimerWheelTests.Log
     static let tick = TimerWheelTests.tick
