@@ -48,9 +48,9 @@ struct TimerSlots: ~Copyable {
         /// keeping the block.
         mutating func removeAll() { count = 0 }
 
-        /// Keeps the entries for which `keep` is true, in order; returns
-        /// how many it dropped.
-        mutating func removeAll(where drop: (Entry) -> Bool) -> Int {
+        /// Drops the entries for which `drop` is true, keeping the rest in
+        /// order (what the dropped ones hold is the caller's by now).
+        mutating func removeAll(where drop: (Entry) -> Bool) {
             var kept = 0
             for index in 0..<count {
                 let entry = base.unsafelyUnwrapped[index]
@@ -59,8 +59,7 @@ struct TimerSlots: ~Copyable {
                     kept += 1
                 }
             }
-            defer { count = kept }
-            return count - kept
+            count = kept
         }
 
         /// Grows by doubling, from `TimerSlots.firstCapacity`, so that a slot

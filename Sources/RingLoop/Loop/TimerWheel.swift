@@ -272,7 +272,7 @@ struct TimerWheel: ~Copyable {
         var dead: [Unmanaged<TimerNode>] = []
         let removedFromHeap = due.removeDead(into: &dead) - dead.count
         for index in 0..<slots.count where !slots[index].isEmpty {
-            _ = slots[index].removeAll { entry in
+            slots[index].removeAll { entry in
                 let isDead = !entry.isLive
                 if isDead { dead.append(entry.node) }
                 return isDead
