@@ -5,12 +5,15 @@ import RingLoop
 /// Event loop core: execute throughput, timers, future chains, with Dispatch
 /// as the peer (the toolchain's own executor machinery).
 enum CoreBench {
-    static let loop: EventLoop = {
-        do { return try EventLoop.spawn() } catch {
+    static let loop = spawnLoop()
+
+    /// A loop for a benchmark, or the process exits saying why.
+    static func spawnLoop(_ configuration: EventLoop.Configuration = .init()) -> EventLoop {
+        do { return try EventLoop.spawn(configuration: configuration) } catch {
             print("cannot start an event loop: \(error)")
             exit(1)
         }
-    }()
+    }
 
     static func cases() -> [BenchCase] {
         let n = 1_000_000

@@ -10,15 +10,10 @@ enum HandOffBench {
     static func spawnPair(spin: Duration?) -> (EventLoop, EventLoop) {
         var configuration = EventLoop.Configuration()
         configuration.spinBeforeSleep = spin
-        do {
-            configuration.name = "handoff-a"
-            let a = try EventLoop.spawn(configuration: configuration)
-            configuration.name = "handoff-b"
-            return (a, try EventLoop.spawn(configuration: configuration))
-        } catch {
-            print("cannot start an event loop: \(error)")
-            exit(1)
-        }
+        configuration.name = "handoff-a"
+        let a = CoreBench.spawnLoop(configuration)
+        configuration.name = "handoff-b"
+        return (a, CoreBench.spawnLoop(configuration))
     }
 
     static let sleeping = spawnPair(spin: nil)

@@ -7,8 +7,6 @@ import RingLoop
 /// `DispatchQueue.asyncAfter` as the peer. The window is part of the wall
 /// time, so a runtime that keeps up finishes just after the window closes.
 enum TimerBench {
-    static var loop: EventLoop { CoreBench.loop }
-
     /// A loop whose timers may fire up to 1 ms late (`timerSlack`; the
     /// default is 50 µs): the tolerance tokio's and libuv's timers have
     /// (1 ms resolution), and less than `DispatchQueue.asyncAfter` takes
@@ -18,10 +16,7 @@ enum TimerBench {
     static let coarseLoop: EventLoop = {
         var configuration = EventLoop.Configuration()
         configuration.timerSlack = .milliseconds(1)
-        do { return try EventLoop.spawn(configuration: configuration) } catch {
-            print("cannot start an event loop: \(error)")
-            exit(1)
-        }
+        return CoreBench.spawnLoop(configuration)
     }()
 
     /// Delay mixes: (label, delay of the i-th timer in microseconds). The
